@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: MIT
+# spyglass build. `make` builds build/spyglass; `make SAN=1` builds the same
+# tree with AddressSanitizer + UndefinedBehaviorSanitizer into build-san/.
+# `make demo` profiles a bundled example; `make check` installs what the tests
+# need (apt-get) and runs every test.
+
+CC      ?= cc
+SAN     ?=
+PYTHON  ?= /usr/bin/python3
+
+WARN     = -std=c11 -Wall -Wextra -Werror -Wmissing-prototypes \
+           -Wstrict-prototypes -Wvla -Wwrite-strings -Wformat-security \
+           -Wshadow -fno-common
+CPPFLAGS = -D_GNU_SOURCE -Isrc -include src/util/banned.h
+CFLAGS   = -O2 -g $(WARN)
+LDLIBS   = -lelf -lz -lm
+
+ifeq ($(SAN),1)
+BUILD    = build-san
+CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD    = build
+endif
+
+LAYERS   = util target elf python sampler profile formats
+LIB_SRC  = $(foreach d,$(LAYERS),$(wildcard src/$(d)/*.c))
+CLI_SRC  = $(wildcard src/cli/*.c)
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+all: $(BUILD)/spyglass
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libspyglass.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/spyglass: $(CLI_OBJ) $(BUILD)/libspyglass.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libspyglass.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libspyglass.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/libspyglass.a $(LDLIBS) -lcmocka
+
+# A C program that embeds libpython, to prove embedded interpreters profile.
+$(BUILD)/tests/embed: tests/embed/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(shell python3-config --cflags --embed) -o $@ $< \
+		$(shell python3-config --ldflags --embed)
+
+demo: $(BUILD)/spyglass
+	$(BUILD)/spyglass record -d 3 -o demo.folded -- \
+		$(PYTHON) tests/workloads/cpu_split.py 3
+	@echo "wrote demo.folded (collapsed stacks; open in speedscope or flamegraph.pl)"
+
+deps:
+	tools/install-deps.sh
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+layering:
+	tools/check-layering.sh
+
+format-check:
+	clang-format --dry-run --Werror $(shell git ls-files '*.c' '*.h')
+
+integration: $(BUILD)/spyglass $(BUILD)/tests/embed
+	SPYGLASS=$(CURDIR)/$(BUILD)/spyglass SPYGLASS_EMBED=$(CURDIR)/$(BUILD)/tests/embed \
+		$(PYTHON) -m pytest -q -rs tests/integration
+
+# The full suite: release build, layering, unit tests under both builds,
+# and the end-to-end tests against the sanitizer build.
+check: deps
+	$(MAKE) all unit
+	$(MAKE) SAN=1 all unit integration
+	$(MAKE) layering format-check
+
+clean:
+	rm -rf build build-san demo.folded
+
+.PHONY: all demo deps unit layering format-check integration check clean
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define SG_VERSION "0.1.0"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{"record", cmd_record, "sample a running or launched program into a profile"},
+};
+
+void sg_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("spyglass: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *out)
+{
+	fputs("usage: spyglass COMMAND [OPTIONS]\n\ncommands:\n", out);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fputs("\nspyglass COMMAND --help shows a command's options.\n", out);
+}
+
+/* stdout may be a pipe or full disk: a failed flush is a failed run. */
+static int finish_stdout(int status)
+{
+	if (fflush(stdout) || ferror(stdout)) {
+		sg_cli_error("could not write to standard output");
+		return SG_EXIT_FAIL;
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return SG_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return finish_stdout(SG_EXIT_OK);
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("spyglass %s\n", SG_VERSION);
+		return finish_stdout(SG_EXIT_OK);
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return finish_stdout(commands[i].run(argc - 1, argv + 1));
+	sg_cli_error("'%s' is not a command (try spyglass --help)", argv[1]);
+	return SG_EXIT_USAGE;
+}

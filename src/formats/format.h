@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SG_FORMATS_FORMAT_H
+#define SG_FORMATS_FORMAT_H
+
+/*
+ * Writers and readers over struct sg_profile only: one struct sg_format per
+ * file format, all listed in one table that the CLI uses both for -f and for
+ * guessing from an output file's extension.
+ */
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "profile/profile.h"
+
+/* Choices that change how a profile is rendered, not what it holds. */
+struct sg_write_opts {
+	bool threads;   /* a root frame per thread: "thread TID: NAME" */
+	bool processes; /* a root frame per process: "process PID: COMMAND" */
+};
+
+struct sg_format {
+	const char *name;
+	const char *const *extensions; /* NULL-terminated, e.g. ".folded" */
+	/* Write p to out; 0 or a negative enum sg_err. */
+	int (*write)(const struct sg_profile *p, const struct sg_write_opts *opts, FILE *out);
+	/* Read a file into an empty profile; NULL when the format can't be read.
+	 * On failure, writes one line saying what and where into err. */
+	int (*read)(FILE *in, struct sg_profile *p, char *err, size_t errlen);
+};
+
+/* The format called name, or NULL. */
+const struct sg_format *sg_format_by_name(const char *name);
+/* The format whose extension ends path, or NULL. */
+const struct sg_format *sg_format_by_path(const char *path);
+/* Comma-separated list of names, for help and error messages. */
+const char *sg_format_names(void);
+
+#endif

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elf/elf.h"
+#include "python/debug_offsets.h"
+#include "python/pyproc.h"
+#include "target/maps.h"
+#include "util/err.h"
+
+/* _Py_DebugOffsets is a few hundred bytes; _PyRuntime is far larger. */
+#define DEBUG_OFFSETS_READ 2048
+
+/* Where the target mapped file offset 0 of path. */
+static int mapped_base(const struct sg_maps *maps, const char *path, uint64_t *base)
+{
+	const struct sg_map *m = sg_maps_find_file_offset(maps, path, 0);
+
+	if (!m)
+		return SG_ENOTPY;
+	*base = m->start;
+	return 0;
+}
+
+/* The live address of a symbol, or 0 when the file lacks it. */
+static uint64_t live_symbol(const struct sg_elf *elf, uint64_t bias, const char *name)
+{
+	uint64_t value;
+
+	if (sg_elf_symbol(elf, name, &value, NULL))
+		return 0;
+	return value + bias;
+}
+
+static int choose_layout(struct sg_pyproc *pp, char *why, size_t whylen)
+{
+	const struct sg_pylayout *row;
+	uint8_t blob[DEBUG_OFFSETS_READ];
+	int err;
+
+	row = sg_pylayout_find(pp->version.major, pp->version.minor);
+	if (row) {
+		pp->layout = *row;
+		return 0;
+	}
+	if (pp->version.major == 3 && pp->version.minor >= 13 && pp->runtime) {
+		err = sg_mem_read(&pp->mem, pp->runtime, blob, sizeof(blob));
+		if (err)
+			return err;
+		err = sg_pylayout_from_debug_offsets(blob, sizeof(blob), &pp->layout);
+		if (err == 0)
+			return 0;
+	}
+	snprintf(why, whylen,
+		 "Python %u.%u.%u in %s is not supported (supported: 2.7, 3.6 to 3.13)",
+		 pp->version.major, pp->version.minor, pp->version.micro, pp->binary);
+	return SG_EVERSION;
+}
+
+/* Try one mapped file: is it a CPython interpreter? */
+static int probe_file(struct sg_pyproc *pp, const struct sg_maps *maps, const char *path,
+		      char *why, size_t whylen)
+{
+	char local[600];
+	struct sg_elf *elf;
+	uint64_t base, load_vaddr, bias, probe;
+	int err;
+
+	err = sg_elf_open(sg_maps_local_path(pp->pid, path, local, sizeof(local)), &elf);
+	if (err)
+		return SG_ENOTPY;
+	err = SG_ENOTPY;
+	if (sg_elf_symbol(elf, "_PyRuntime", &probe, NULL) &&
+	    sg_elf_symbol(elf, "interp_head", &probe, NULL))
+		goto out_free;
+	if (mapped_base(maps, path, &base) || sg_elf_load_base(elf, &load_vaddr))
+		goto out_free;
+	bias = base - load_vaddr;
+	snprintf(pp->binary, sizeof(pp->binary), "%s", path);
+	if (sg_pyversion_detect(elf, &pp->version)) {
+		snprintf(why, whylen, "%s holds a CPython whose version could not be read", path);
+		err = SG_EVERSION;
+		goto out_free;
+	}
+	pp->runtime = live_symbol(elf, bias, "_PyRuntime");
+	pp->interp_head_sym = live_symbol(elf, bias, "interp_head");
+	pp->tstate_current = live_symbol(elf, bias, "_PyThreadState_Current");
+	pp->code_type = live_symbol(elf, bias, "PyCode_Type");
+	pp->str_type = live_symbol(elf, bias, pp->version.major == 2 ? "PyString_Type"
+								     : "PyUnicode_Type");
+	err = choose_layout(pp, why, whylen);
+	if (err)
+		goto out_free;
+	if ((pp->layout.head_kind == SG_HEAD_RUNTIME && !pp->runtime) ||
+	    (pp->layout.head_kind == SG_HEAD_SYMBOL && !pp->interp_head_sym) || !pp->code_type) {
+		snprintf(why, whylen, "%s lacks the symbols needed to find Python threads", path);
+		err = SG_ENOTPY;
+	}
+out_free:
+	sg_elf_free(elf);
+	return err;
+}
+
+int sg_pyproc_open(pid_t pid, struct sg_pyproc *pp, char *why, size_t whylen)
+{
+	struct sg_maps maps;
+	char exe[512];
+	ssize_t exe_len;
+	uint64_t probe;
+	int err;
+
+	memset(pp, 0, sizeof(*pp));
+	pp->pid = pid;
+	sg_mem_init(&pp->mem, pid);
+	snprintf(why, whylen, "process %d is not running CPython", (int)pid);
+	err = sg_maps_read(pid, &maps);
+	if (err)
+		return err;
+	/* Fail early and clearly when we may not read the target at all. */
+	err = sg_mem_read(&pp->mem, maps.maps[0].start, &probe, sizeof(probe));
+	if (err == SG_EPERM || err == SG_ENOSYS || err == SG_EGONE) {
+		err = err == SG_EGONE ? SG_ENOPROC : err;
+		goto out_release;
+	}
+	/* The executable first, so a python binary wins over a libpython that
+	 * some extension happens to map; then every other mapped file. */
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+	exe_len = readlink(exe, exe, sizeof(exe) - 1);
+	exe[exe_len > 0 ? exe_len : 0] = '\0';
+	err = exe[0] ? probe_file(pp, &maps, exe, why, whylen) : SG_ENOTPY;
+	for (size_t i = 0; err == SG_ENOTPY && i < maps.n; i++) {
+		const struct sg_map *m = &maps.maps[i];
+
+		if (m->path[0] != '/' || m->offset != 0 || strcmp(m->path, exe) == 0 ||
+		    !strchr(m->perms, 'r'))
+			continue;
+		/* Each file once: only its offset-0 mapping is probed. */
+		err = probe_file(pp, &maps, m->path, why, whylen);
+	}
+out_release:
+	sg_maps_release(&maps);
+	return err;
+}
+
+int sg_pyproc_interp_head(struct sg_pyproc *pp, uint64_t *interp)
+{
+	uint64_t at = pp->layout.head_kind == SG_HEAD_RUNTIME
+			      ? pp->runtime + pp->layout.runtime.interp_head
+			      : pp->interp_head_sym;
+	int err = sg_mem_read_ptr(&pp->mem, at, interp);
+
+	if (err)
+		return err;
+	return *interp ? 0 : SG_ENOTREADY;
+}
+
+int sg_pyproc_gil_holder(struct sg_pyproc *pp, uint64_t interp, uint64_t *tstate)
+{
+	const struct sg_pylayout *l = &pp->layout;
+	int32_t locked;
+	int err;
+
+	switch (l->gil_kind) {
+	case SG_GIL_SYMBOL:
+		if (!pp->tstate_current)
+			break;
+		return sg_mem_read_ptr(&pp->mem, pp->tstate_current, tstate);
+	case SG_GIL_RUNTIME:
+		return sg_mem_read_ptr(&pp->mem, pp->runtime + l->runtime.gil_tstate_current,
+				       tstate);
+	case SG_GIL_INTERP:
+		err = sg_mem_read(&pp->mem, interp + l->interp.gil_locked, &locked,
+				  sizeof(locked));
+		if (err)
+			return err;
+		if (!locked)
+			break;
+		return sg_mem_read_ptr(&pp->mem, interp + l->interp.gil_holder, tstate);
+	}
+	*tstate = 0;
+	return 0;
+}

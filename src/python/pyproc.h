@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SG_PYTHON_PYPROC_H
+#define SG_PYTHON_PYPROC_H
+
+/*
+ * A CPython found inside a target process: which ELF file holds the
+ * interpreter (the executable, or a libpython it maps, as in embedded
+ * interpreters), which version it is, its layout row, and the live addresses
+ * of the few globals the walk starts from.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "python/layout.h"
+#include "python/pyversion.h"
+#include "target/mem.h"
+
+struct sg_pyproc {
+	pid_t pid;
+	struct sg_mem mem;
+	struct sg_pyversion version;
+	struct sg_pylayout layout;
+	char binary[512];         /* the file holding the interpreter */
+	uint64_t runtime;         /* _PyRuntime (3.7+) */
+	uint64_t interp_head_sym; /* interp_head (<=3.6) */
+	uint64_t tstate_current;  /* _PyThreadState_Current (<=3.6) */
+	uint64_t code_type;       /* PyCode_Type, to validate frames */
+	uint64_t str_type;        /* PyUnicode_Type (PyString_Type on 2.7) */
+};
+
+/*
+ * Find the interpreter in pid's mappings and fill *pp. On failure returns
+ * SG_ENOPROC, SG_EPERM, SG_ENOTPY (no CPython mapped, yet: a launched
+ * program may not have loaded it), SG_EVERSION (with why naming the version)
+ * or SG_ENOSYS; why receives one line for the user.
+ */
+int sg_pyproc_open(pid_t pid, struct sg_pyproc *pp, char *why, size_t whylen);
+
+/* The first interpreter state, or SG_ENOTREADY while the interpreter is not
+ * initialised. */
+int sg_pyproc_interp_head(struct sg_pyproc *pp, uint64_t *interp);
+
+/* The thread state holding the GIL, 0 when none does. */
+int sg_pyproc_gil_holder(struct sg_pyproc *pp, uint64_t interp, uint64_t *tstate);
+
+#endif

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <string.h>
+
+#include "python/pywalk.h"
+#include "target/proc.h"
+#include "util/err.h"
+
+#define OB_TYPE 8         /* PyObject.ob_type, after ob_refcnt */
+#define PTHREAD_SCAN 2048 /* glibc keeps the tid well inside this */
+
+/* Struct copies are bounded by the row's sizes; this bounds the rows. */
+#define MAX_COPY 1024
+
+static uint64_t u64_at(const uint8_t *buf, uint32_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+static int32_t i32_at(const uint8_t *buf, uint32_t off)
+{
+	int32_t v;
+
+	memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+int sg_pywalker_init(struct sg_pywalker *w, struct sg_pyproc *proc)
+{
+	w->proc = proc;
+	w->tid_offset = -1;
+	w->cache = malloc(sizeof(*w->cache));
+	if (!w->cache)
+		return SG_ENOMEM;
+	sg_memcache_init(w->cache, &proc->mem);
+	return 0;
+}
+
+void sg_pywalker_release(struct sg_pywalker *w)
+{
+	free(w->cache);
+	w->cache = NULL;
+}
+
+/* Find where glibc's struct pthread keeps the tid: the main thread's
+ * pthread_t points at a struct pthread whose tid equals the pid. */
+static void learn_tid_offset(struct sg_pywalker *w, uint64_t thread_id)
+{
+	int32_t words[PTHREAD_SCAN / 4];
+
+	if (sg_mem_read(&w->proc->mem, thread_id, words, sizeof(words)))
+		return;
+	for (size_t i = 0; i < PTHREAD_SCAN / 4; i++) {
+		if (words[i] == w->proc->pid) {
+			w->tid_offset = (int)(i * 4);
+			return;
+		}
+	}
+}
+
+static pid_t tid_from_pthread(struct sg_pywalker *w, uint64_t thread_id)
+{
+	int32_t tid;
+
+	if (w->tid_offset < 0 || !thread_id)
+		return 0;
+	if (sg_mem_read(&w->proc->mem, thread_id + (uint64_t)w->tid_offset, &tid, sizeof(tid)))
+		return 0;
+	return tid > 0 && sg_proc_has_task(w->proc->pid, tid) ? tid : 0;
+}
+
+int sg_pywalk_thread(struct sg_pywalker *w, uint64_t tstate, struct sg_pythread *out)
+{
+	const struct sg_pylayout *l = &w->proc->layout;
+	uint8_t buf[MAX_COPY];
+	int err;
+
+	if (l->tstate.size > sizeof(buf))
+		return SG_ECORRUPT;
+	err = sg_mem_read(&w->proc->mem, tstate, buf, l->tstate.size);
+	if (err)
+		return err;
+	out->tstate = tstate;
+	out->next = u64_at(buf, l->tstate.next);
+	out->thread_id = u64_at(buf, l->tstate.thread_id);
+	if (l->tstate.native_thread_id) {
+		out->tid = (pid_t)u64_at(buf, l->tstate.native_thread_id);
+	} else {
+		/* The main thread is the last in the list: the first created. */
+		if (w->tid_offset < 0 && out->next == 0)
+			learn_tid_offset(w, out->thread_id);
+		out->tid = tid_from_pthread(w, out->thread_id);
+	}
+	if (l->tstate.cframe) {
+		uint64_t cframe = u64_at(buf, l->tstate.cframe);
+
+		out->top_frame = 0;
+		if (cframe)
+			return sg_mem_read_ptr(&w->proc->mem, cframe + l->tstate.cframe_current,
+					       &out->top_frame);
+		return 0;
+	}
+	out->top_frame = u64_at(buf, l->tstate.frame);
+	return 0;
+}
+
+/* Read the code object a frame points at and check it is one. */
+static int read_code(struct sg_pywalker *w, uint64_t addr, struct sg_pycode_id *id)
+{
+	const struct sg_pylayout *l = &w->proc->layout;
+	uint8_t buf[MAX_COPY];
+	int err;
+
+	if (l->code.size > sizeof(buf))
+		return SG_ECORRUPT;
+	err = sg_memcache_read(w->cache, addr, buf, l->code.size);
+	if (err)
+		return err;
+	if (u64_at(buf, OB_TYPE) != w->proc->code_type)
+		return SG_ECORRUPT;
+	id->addr = addr;
+	id->name = u64_at(buf, l->code.qualname ? l->code.qualname : l->code.name);
+	id->filename = u64_at(buf, l->code.filename);
+	id->firstlineno = i32_at(buf, l->code.firstlineno);
+	return 0;
+}
+
+static int64_t frame_offset(const struct sg_pylayout *l, const uint8_t *frame, uint64_t code)
+{
+	int64_t lasti;
+
+	switch (l->lasti_kind) {
+	case SG_LASTI_BYTES:
+		lasti = i32_at(frame, l->frame.lasti);
+		return lasti < 0 ? -1 : lasti;
+	case SG_LASTI_UNITS:
+		lasti = i32_at(frame, l->frame.lasti);
+		return lasti < 0 ? -1 : 2 * lasti;
+	case SG_LASTI_POINTER:
+		lasti = (int64_t)(u64_at(frame, l->frame.lasti) - (code + l->code.code_adaptive));
+		return lasti < 0 ? -1 : lasti;
+	}
+	return -1;
+}
+
+int sg_pywalk_frames(struct sg_pywalker *w, uint64_t top_frame, struct sg_pyframe_raw *frames,
+		     size_t max, size_t *depth, bool *truncated)
+{
+	const struct sg_pylayout *l = &w->proc->layout;
+	uint8_t buf[MAX_COPY];
+	uint64_t frame = top_frame;
+	size_t n = 0, seen = 0;
+	int err;
+
+	if (l->frame.size > sizeof(buf))
+		return SG_ECORRUPT;
+	sg_memcache_clear(w->cache);
+	*truncated = false;
+	for (; frame; seen++) {
+		uint64_t code;
+
+		/* A chain longer than any real stack is a cycle made by a tear. */
+		if (seen >= SG_PYWALK_MAX_DEPTH * 2)
+			return SG_ECORRUPT;
+		err = sg_memcache_read(w->cache, frame, buf, l->frame.size);
+		if (err)
+			return err;
+		code = u64_at(buf, l->frame.code);
+		if (l->frame.owner && buf[l->frame.owner] == l->frame.owner_cstack) {
+			/* A shim frame the interpreter pushes on entry from C. */
+			frame = u64_at(buf, l->frame.back);
+			continue;
+		}
+		if (n == max) {
+			*truncated = true;
+			break;
+		}
+		err = read_code(w, code, &frames[n].code);
+		if (err)
+			return err;
+		frames[n].offset = frame_offset(l, buf, code);
+		n++;
+		frame = u64_at(buf, l->frame.back);
+	}
+	*depth = n;
+	return 0;
+}

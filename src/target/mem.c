@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "target/mem.h"
+#include "util/err.h"
+
+void sg_mem_init(struct sg_mem *mem, pid_t pid)
+{
+	mem->pid = pid;
+	mem->reads = 0;
+	mem->faults = 0;
+}
+
+int sg_mem_read(struct sg_mem *mem, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = {.iov_base = buf, .iov_len = len};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+	ssize_t got;
+
+	if (len == 0)
+		return 0;
+	/* A null or wrapped address is a torn pointer, not worth a syscall. */
+	if (addr < 4096 || addr + len < addr) {
+		mem->faults++;
+		return SG_EREAD;
+	}
+	got = process_vm_readv(mem->pid, &local, 1, &remote, 1, 0);
+	if (got == (ssize_t)len) {
+		mem->reads++;
+		return 0;
+	}
+	mem->faults++;
+	if (got >= 0)
+		return SG_EREAD;
+	switch (errno) {
+	case ESRCH:
+		return SG_EGONE;
+	case EPERM:
+		return SG_EPERM;
+	case ENOSYS:
+		return SG_ENOSYS;
+	default:
+		return SG_EREAD;
+	}
+}
+
+int sg_mem_read_ptr(struct sg_mem *mem, uint64_t addr, uint64_t *out)
+{
+	return sg_mem_read(mem, addr, out, sizeof(*out));
+}
+
+void sg_memcache_init(struct sg_memcache *cache, struct sg_mem *mem)
+{
+	cache->mem = mem;
+	sg_memcache_clear(cache);
+}
+
+void sg_memcache_clear(struct sg_memcache *cache)
+{
+	memset(cache->tags, 0, sizeof(cache->tags));
+}
+
+static const uint8_t *cached_page(struct sg_memcache *cache, uint64_t page)
+{
+	size_t slot = (size_t)(page / SG_MEMCACHE_PAGE) % SG_MEMCACHE_SLOTS;
+
+	if (cache->tags[slot] == (page | 1))
+		return cache->pages[slot];
+	if (sg_mem_read(cache->mem, page, cache->pages[slot], SG_MEMCACHE_PAGE)) {
+		cache->tags[slot] = 0;
+		return NULL;
+	}
+	cache->tags[slot] = page | 1;
+	return cache->pages[slot];
+}
+
+int sg_memcache_read(struct sg_memcache *cache, uint64_t addr, void *buf, size_t len)
+{
+	uint8_t *out = buf;
+
+	if (addr + len < addr || len > SG_MEMCACHE_PAGE)
+		return sg_mem_read(cache->mem, addr, buf, len);
+	while (len > 0) {
+		uint64_t page = addr & ~(uint64_t)(SG_MEMCACHE_PAGE - 1);
+		size_t at = (size_t)(addr - page);
+		size_t n = SG_MEMCACHE_PAGE - at < len ? SG_MEMCACHE_PAGE - at : len;
+		const uint8_t *p = cached_page(cache, page);
+
+		/* A page that cannot be read whole may still hold the range. */
+		if (!p)
+			return sg_mem_read(cache->mem, addr, out, len);
+		memcpy(out, p + at, n);
+		out += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
