@@ -53,8 +53,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libspyglass.a
 # A C program that embeds libpython, to prove embedded interpreters profile.
 $(BUILD)/tests/embed: tests/embed/embed.c
 	@mkdir -p $(dir $@)
-	$(CC) $(shell python3-config --cflags --embed) -o $@ $< \
-		$(shell python3-config --ldflags --embed)
+	$(CC) $(shell /usr/bin/python3-config --cflags --embed) -o $@ $< \
+		$(shell /usr/bin/python3-config --ldflags --embed)
 
 demo: $(BUILD)/spyglass
 	$(BUILD)/spyglass record -d 3 -o demo.folded -- \
