@@ -56,6 +56,26 @@ $(BUILD)/tests/embed: tests/embed/embed.c
 	$(CC) $(shell /usr/bin/python3-config --cflags --embed) -o $@ $< \
 		$(shell /usr/bin/python3-config --ldflags --embed)
 
+# libFuzzer targets, one per reader of untrusted bytes, each run for
+# FUZZ_SECONDS on a scratch copy of its checked-in seed corpus.
+FUZZ_SECONDS ?= 15
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do \
+		name=$${f#build-fuzz/fuzz_}; work=build-fuzz/corpus-$$name; \
+		rm -rf $$work; mkdir -p $$work; \
+		cp tests/fuzz/corpus/$$name/* $$work/ 2>/dev/null || true; \
+		echo "== $$f ($(FUZZ_SECONDS) s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$work 2>&1 | tail -1; \
+	done
+
 demo: $(BUILD)/spyglass
 	$(BUILD)/spyglass record -d 3 -o demo.folded -- \
 		$(PYTHON) tests/workloads/cpu_split.py 3
@@ -82,11 +102,11 @@ integration: $(BUILD)/spyglass $(BUILD)/tests/embed
 check: deps
 	$(MAKE) all unit
 	$(MAKE) SAN=1 all unit integration
-	$(MAKE) layering format-check
+	$(MAKE) fuzz layering format-check
 
 clean:
-	rm -rf build build-san demo.folded
+	rm -rf build build-san build-fuzz demo.folded
 
-.PHONY: all demo deps unit layering format-check integration check clean
+.PHONY: all demo deps unit fuzz layering format-check integration check clean
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
