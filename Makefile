@@ -73,7 +73,9 @@ fuzz: $(FUZZ_BIN)
 		rm -rf $$work; mkdir -p $$work; \
 		cp tests/fuzz/corpus/$$name/* $$work/ 2>/dev/null || true; \
 		echo "== $$f ($(FUZZ_SECONDS) s)"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$work 2>&1 | tail -1; \
+		$$f -max_total_time=$(FUZZ_SECONDS) $$work > $$work.log 2>&1 || \
+			{ tail -40 $$work.log; exit 1; }; \
+		tail -1 $$work.log; \
 	done
 
 demo: $(BUILD)/spyglass
