@@ -10,9 +10,6 @@
 #include "target/maps.h"
 #include "util/err.h"
 
-/* _Py_DebugOffsets is a few hundred bytes; _PyRuntime is far larger. */
-#define DEBUG_OFFSETS_READ 2048
-
 /* Where the target mapped file offset 0 of path. */
 static int mapped_base(const struct sg_maps *maps, const char *path, uint64_t *base)
 {
@@ -37,7 +34,7 @@ static uint64_t live_symbol(const struct sg_elf *elf, uint64_t bias, const char 
 static int choose_layout(struct sg_pyproc *pp, char *why, size_t whylen)
 {
 	const struct sg_pylayout *row;
-	uint8_t blob[DEBUG_OFFSETS_READ];
+	uint8_t blob[SG_DEBUG_OFFSETS_SIZE];
 	int err;
 
 	row = sg_pylayout_find(pp->version.major, pp->version.minor);

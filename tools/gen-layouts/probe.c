@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Dev tool, not part of the build: compiled against one CPython's own
+ * headers, it prints that version's row of src/python/layouts.c. Run
+ * tools/gen-layouts.sh, which compiles it once per installed version.
+ * The #if ladder lives here, in a generator, so the product has none.
+ */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include <frameobject.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#if PY_VERSION_HEX >= 0x03070000 && PY_VERSION_HEX < 0x03080000
+#include <internal/pystate.h>
+#elif PY_VERSION_HEX >= 0x03080000 && PY_VERSION_HEX < 0x03090000
+#include <internal/pycore_pystate.h>
+#elif PY_VERSION_HEX >= 0x03090000
+#include <internal/pycore_interp.h>
+#include <internal/pycore_runtime.h>
+#endif
+#if PY_VERSION_HEX >= 0x030b0000
+#include <internal/pycore_frame.h>
+#endif
+
+#define ROW(field, value) printf("\t\t." #field " = %zu,\n", (size_t)(value))
+
+int main(void)
+{
+	unsigned major = PY_MAJOR_VERSION, minor = PY_MINOR_VERSION;
+
+	printf("/* generated from the %s headers */\n", PY_VERSION);
+	printf("static const struct sg_pylayout py%u%u = {\n", major, minor);
+	printf("\t.major = %u,\n\t.minor = %u,\n", major, minor);
+#if PY_VERSION_HEX >= 0x030b0000
+	printf("\t.frame_kind = SG_FRAME_INTERP,\n\t.lasti_kind = SG_LASTI_POINTER,\n");
+	printf("\t.linetable_kind = SG_LINETABLE_LOCATIONS,\n");
+#else
+	printf("\t.frame_kind = SG_FRAME_OBJECT,\n");
+#if PY_VERSION_HEX >= 0x030a0000
+	printf("\t.lasti_kind = SG_LASTI_UNITS,\n\t.linetable_kind = SG_LINETABLE_310,\n");
+#elif PY_MAJOR_VERSION == 2
+	printf("\t.lasti_kind = SG_LASTI_BYTES,\n\t.linetable_kind = SG_LINETABLE_LNOTAB2,\n");
+#else
+	printf("\t.lasti_kind = SG_LASTI_BYTES,\n\t.linetable_kind = SG_LINETABLE_LNOTAB,\n");
+#endif
+#endif
+	printf("\t.str_kind = %s,\n", major == 2 ? "SG_STR_BYTES" : "SG_STR_UNICODE");
+#if PY_VERSION_HEX >= 0x03070000
+	printf("\t.head_kind = SG_HEAD_RUNTIME,\n");
+#else
+	printf("\t.head_kind = SG_HEAD_SYMBOL,\n");
+#endif
+#if PY_VERSION_HEX >= 0x030c0000
+	printf("\t.gil_kind = SG_GIL_INTERP,\n");
+#elif PY_VERSION_HEX >= 0x03070000
+	printf("\t.gil_kind = SG_GIL_RUNTIME,\n");
+#else
+	printf("\t.gil_kind = SG_GIL_SYMBOL,\n");
+#endif
+
+	printf("\t.runtime = {\n");
+#if PY_VERSION_HEX >= 0x03070000
+	ROW(interp_head, offsetof(_PyRuntimeState, interpreters.head));
+#endif
+#if PY_VERSION_HEX >= 0x03070000 && PY_VERSION_HEX < 0x030c0000
+	ROW(gil_tstate_current, offsetof(_PyRuntimeState, gilstate.tstate_current));
+#endif
+	printf("\t},\n\t.interp = {\n");
+	ROW(next, offsetof(PyInterpreterState, next));
+#if PY_VERSION_HEX >= 0x030b0000
+	ROW(tstate_head, offsetof(PyInterpreterState, threads.head));
+#else
+	ROW(tstate_head, offsetof(PyInterpreterState, tstate_head));
+#endif
+#if PY_VERSION_HEX >= 0x030c0000
+	ROW(gil_locked, offsetof(PyInterpreterState, _gil.locked));
+	ROW(gil_holder, offsetof(PyInterpreterState, _gil.last_holder));
+#endif
+	printf("\t},\n\t.tstate = {\n");
+	ROW(size, sizeof(PyThreadState));
+	ROW(next, offsetof(PyThreadState, next));
+#if PY_VERSION_HEX >= 0x030b0000
+	ROW(cframe, offsetof(PyThreadState, cframe));
+	ROW(cframe_current, offsetof(_PyCFrame, current_frame));
+	ROW(native_thread_id, offsetof(PyThreadState, native_thread_id));
+#else
+	ROW(frame, offsetof(PyThreadState, frame));
+#endif
+	ROW(thread_id, offsetof(PyThreadState, thread_id));
+	printf("\t},\n\t.frame = {\n");
+#if PY_VERSION_HEX >= 0x030b0000
+	ROW(size, sizeof(_PyInterpreterFrame));
+	ROW(back, offsetof(_PyInterpreterFrame, previous));
+	ROW(code, offsetof(_PyInterpreterFrame, f_code));
+	ROW(lasti, offsetof(_PyInterpreterFrame, prev_instr));
+#if PY_VERSION_HEX >= 0x030c0000
+	/* 3.11 has no C-stack shim frames, so no owner check there. */
+	ROW(owner, offsetof(_PyInterpreterFrame, owner));
+	ROW(owner_cstack, FRAME_OWNED_BY_CSTACK);
+#endif
+#else
+	ROW(size, offsetof(PyFrameObject, f_localsplus));
+	ROW(back, offsetof(PyFrameObject, f_back));
+	ROW(code, offsetof(PyFrameObject, f_code));
+	ROW(lasti, offsetof(PyFrameObject, f_lasti));
+#endif
+	printf("\t},\n\t.code = {\n");
+	ROW(size, sizeof(PyCodeObject));
+	ROW(filename, offsetof(PyCodeObject, co_filename));
+	ROW(name, offsetof(PyCodeObject, co_name));
+#if PY_VERSION_HEX >= 0x030b0000
+	ROW(qualname, offsetof(PyCodeObject, co_qualname));
+	ROW(code_adaptive, offsetof(PyCodeObject, co_code_adaptive));
+#endif
+	ROW(firstlineno, offsetof(PyCodeObject, co_firstlineno));
+#if PY_VERSION_HEX >= 0x030a0000
+	ROW(linetable, offsetof(PyCodeObject, co_linetable));
+#else
+	ROW(linetable, offsetof(PyCodeObject, co_lnotab));
+#endif
+	printf("\t},\n\t.bytes = {\n");
+#if PY_MAJOR_VERSION == 2
+	ROW(size, offsetof(PyStringObject, ob_size));
+	ROW(sval, offsetof(PyStringObject, ob_sval));
+	printf("\t},\n");
+#else
+	ROW(size, offsetof(PyBytesObject, ob_base.ob_size));
+	ROW(sval, offsetof(PyBytesObject, ob_sval));
+	printf("\t},\n\t.unicode = {\n");
+	ROW(length, offsetof(PyASCIIObject, length));
+	ROW(state, offsetof(PyASCIIObject, state));
+	ROW(ascii_data, sizeof(PyASCIIObject));
+	ROW(compact_data, sizeof(PyCompactUnicodeObject));
+	printf("\t},\n");
+#endif
+	printf("};\n");
+	return 0;
+}
