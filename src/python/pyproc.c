@@ -103,7 +103,7 @@ out_free:
 int sg_pyproc_open(pid_t pid, struct sg_pyproc *pp, char *why, size_t whylen)
 {
 	struct sg_maps maps;
-	char exe[512];
+	char link[64], exe[512];
 	ssize_t exe_len;
 	uint64_t probe;
 	int err;
@@ -123,8 +123,8 @@ int sg_pyproc_open(pid_t pid, struct sg_pyproc *pp, char *why, size_t whylen)
 	}
 	/* The executable first, so a python binary wins over a libpython that
 	 * some extension happens to map; then every other mapped file. */
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
-	exe_len = readlink(exe, exe, sizeof(exe) - 1);
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	exe_len = readlink(link, exe, sizeof(exe) - 1);
 	exe[exe_len > 0 ? exe_len : 0] = '\0';
 	err = exe[0] ? probe_file(pp, &maps, exe, why, whylen) : SG_ENOTPY;
 	for (size_t i = 0; err == SG_ENOTPY && i < maps.n; i++) {

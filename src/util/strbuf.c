@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "util/strbuf.h"
+
+void sg_strbuf_release(struct sg_strbuf *sb)
+{
+	free(sb->buf);
+	sb->buf = NULL;
+	sb->len = 0;
+	sb->cap = 0;
+}
+
+void sg_strbuf_reset(struct sg_strbuf *sb)
+{
+	sb->len = 0;
+	if (sb->buf)
+		sb->buf[0] = '\0';
+}
+
+static int reserve(struct sg_strbuf *sb, size_t extra)
+{
+	size_t need = sb->len + extra + 1, cap = sb->cap ? sb->cap : 64;
+	char *buf;
+
+	if (need < sb->len)
+		return SG_ENOMEM;
+	if (need <= sb->cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	buf = realloc(sb->buf, cap);
+	if (!buf)
+		return SG_ENOMEM;
+	sb->buf = buf;
+	sb->cap = cap;
+	return 0;
+}
+
+int sg_strbuf_add(struct sg_strbuf *sb, const char *data, size_t len)
+{
+	if (reserve(sb, len))
+		return SG_ENOMEM;
+	memcpy(sb->buf + sb->len, data, len);
+	sb->len += len;
+	sb->buf[sb->len] = '\0';
+	return 0;
+}
+
+int sg_strbuf_addstr(struct sg_strbuf *sb, const char *s)
+{
+	return sg_strbuf_add(sb, s, strlen(s));
+}
+
+int sg_strbuf_addf(struct sg_strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || reserve(sb, (size_t)n))
+		return SG_ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+	return 0;
+}
+
+char *sg_strbuf_detach(struct sg_strbuf *sb)
+{
+	char *s = sb->buf;
+
+	sb->buf = NULL;
+	sb->len = 0;
+	sb->cap = 0;
+	return s;
+}
