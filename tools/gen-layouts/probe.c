@@ -24,6 +24,8 @@
 #endif
 
 #define ROW(field, value) printf("\t\t." #field " = %zu,\n", (size_t)(value))
+#define MAX2(a, b) ((a) > (b) ? (a) : (b))
+#define MAX3(a, b, c) MAX2(MAX2(a, b), c)
 
 int main(void)
 {
@@ -78,7 +80,15 @@ int main(void)
 	ROW(gil_holder, offsetof(PyInterpreterState, _gil.last_holder));
 #endif
 	printf("\t},\n\t.tstate = {\n");
-	ROW(size, sizeof(PyThreadState));
+	/* Copy only up to the last field read: some versions end the struct
+	 * in large arrays the walk never needs. */
+#if PY_VERSION_HEX >= 0x030b0000
+	ROW(size, MAX3(offsetof(PyThreadState, cframe), offsetof(PyThreadState, thread_id),
+		       offsetof(PyThreadState, native_thread_id)) + 8);
+#else
+	ROW(size, MAX3(offsetof(PyThreadState, next), offsetof(PyThreadState, frame),
+		       offsetof(PyThreadState, thread_id)) + 8);
+#endif
 	ROW(next, offsetof(PyThreadState, next));
 #if PY_VERSION_HEX >= 0x030b0000
 	ROW(cframe, offsetof(PyThreadState, cframe));
