@@ -53,7 +53,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libspyglass.a
 # A C program that embeds libpython, to prove embedded interpreters profile.
 $(BUILD)/tests/embed: tests/embed/embed.c
 	@mkdir -p $(dir $@)
-	$(CC) $(shell /usr/bin/python3-config --cflags --embed) -o $@ $< \
+	$(CC) $(shell /usr/bin/python3-config --cflags --embed) -Wall -Wextra -Werror -o $@ $< \
 		$(shell /usr/bin/python3-config --ldflags --embed)
 
 # libFuzzer targets, one per reader of untrusted bytes, each run for
