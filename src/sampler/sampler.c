@@ -509,6 +509,8 @@ int sg_sampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_prof
 	cpu_start = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 
 	err = !s.raw || !s.stack ? SG_ENOMEM : add_proc(&s, pid);
+	if (!err && !opts->launched && sg_proc_alive(pid))
+		err = SG_ENOPROC;
 	if (!err)
 		err = discover(&s);
 	if (err == SG_ENOPROC)

@@ -1,0 +1,217 @@
+# SPDX-License-Identifier: MIT
+"""spyglass record against real CPythons, checked against the workloads' ground truth."""
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import (SPYGLASS, WORKLOADS, frame_name, parse_folded, record, start, stop,
+                      tolerance, version_tuple)
+
+RATE = "250"
+
+
+def assert_share(run, name, among, truth_share):
+    got = run.share(name, among)
+    n = sum(n for stack, n in run.stacks.items() if any(frame_name(f) in among for f in stack))
+    tol = tolerance(truth_share, n)
+    assert abs(got - truth_share) <= tol, "%s: %.3f vs truth %.3f (+-%.3f, n=%d)\n%s" % (
+        name, got, truth_share, tol, n, run.stderr)
+
+
+def test_cpu_split(python):
+    run = record(["-r", RATE], "cpu_split.py", [2], python)
+    assert run.status == 0, run.stderr
+    names = ("alpha", "beta", "gamma")
+    cpu = run.truth["cpu"]
+    for name in names:
+        assert_share(run, name, names, cpu[name] / sum(cpu[k] for k in names))
+    assert "samples:" in run.stderr and "achieved" in run.stderr
+
+
+def test_sleep_burn_cpu_mode(python):
+    run = record(["-r", RATE], "wall_split.py", [2], python)
+    assert run.status == 0, run.stderr
+    names = ("sleeper", "burner")
+    # On-CPU samples only: the sleeper is off CPU but for the instants it wakes.
+    assert run.share("burner", names) >= 0.93, run.stacks
+    assert not any(f == "[idle]" for stack in run.stacks for f in stack)
+
+
+def test_sleep_burn_wall_mode(python):
+    run = record(["-r", RATE, "--mode", "wall"], "wall_split.py", [2], python)
+    assert run.status == 0, run.stderr
+    names = ("sleeper", "burner")
+    wall = run.truth["wall"]
+    assert_share(run, "sleeper", names, wall["sleeper"] / (wall["sleeper"] + wall["burner"]))
+    idle = sum(n for stack, n in run.stacks.items() if stack[-1] == "[idle]")
+    sleeping = sum(n for stack, n in run.stacks.items()
+                   if stack[-1] == "[idle]" and any(frame_name(f) == "sleeper" for f in stack))
+    # Idle samples are the sleeper's (allow a few of interpreter start-up and exit).
+    assert idle > 0 and sleeping >= 0.9 * idle
+
+
+@pytest.mark.parametrize("depth", [100, 500])
+def test_deep_stacks(python, depth):
+    run = record(["-r", RATE], "deep.py", [1.5, depth], python)
+    assert run.status == 0, run.stderr
+    deepest = max(run.stacks, key=lambda s: sum(frame_name(f) == "descend" for f in s))
+    assert sum(frame_name(f) == "descend" for f in deepest) >= depth
+    names = [frame_name(f) for f in deepest]
+    assert "leaf" in names and names.index("leaf") > max(i for i, n in enumerate(names) if n == "descend")
+    assert "dropped: 0 " in run.stderr or "too deep 0" in run.stderr, run.stderr
+
+
+def thread_roots(run):
+    roots = {}
+    for stack, n in run.stacks.items():
+        assert stack[0].startswith("thread "), stack
+        tid, _, name = stack[0][len("thread "):].partition(": ")
+        roots.setdefault(name, set()).add(int(tid))
+    return roots
+
+
+def test_threads(python):
+    run = record(["-r", RATE, "--threads", "--mode", "wall"], "threads.py", [2], python)
+    assert run.status == 0, run.stderr
+    roots = thread_roots(run)
+    for name in ("MainThread", "burner-1", "burner-2", "waiter-1"):
+        assert name in roots, (name, sorted(roots))
+    if run.truth.get("tids"):
+        for name, tid in run.truth["tids"].items():
+            assert roots[name] == {tid}, (name, roots[name], tid)
+    owner = {"burn_one": "burner-1", "burn_two": "burner-2", "wait_here": "waiter-1"}
+    for stack, n in run.stacks.items():
+        name = stack[0].split(": ", 1)[1]
+        for fn, thread in owner.items():
+            if any(frame_name(f) == fn for f in stack):
+                assert name == thread, stack
+        if any(frame_name(f) == "wait_here" for f in stack):
+            assert stack[-1] == "[idle]", stack
+
+
+def test_lines(python):
+    run = record(["-r", RATE], "lines.py", [2], python)
+    assert run.status == 0, run.stderr
+    lines = run.truth["lines"]
+    at = {lines["seventy"]: 0, lines["thirty"]: 0}
+    for stack, n in run.stacks.items():
+        for f in stack:
+            if frame_name(f) == "two_lines":
+                line = int(f.rsplit(":", 1)[1].rstrip(")"))
+                if line in at:
+                    at[line] += n
+    n = sum(at.values())
+    assert n > 100, at
+    share = at[lines["seventy"]] / float(n)
+    # Both lines run the same statement; the split is 70/30 by count, so the
+    # tolerance adds 5 points for bytecode that differs between the loops.
+    assert abs(share - 0.7) <= tolerance(0.7, n) + 0.05, (share, at)
+
+
+def test_function_merges_lines(python):
+    run = record(["-r", RATE, "--function"], "lines.py", [1], python)
+    assert run.status == 0, run.stderr
+    first = run.truth["lines"]["first"]
+    frames = {f for stack in run.stacks for f in stack if frame_name(f) == "two_lines"}
+    assert frames and all(f.endswith(":%d)" % first) for f in frames), frames
+
+
+def test_subprocesses(python):
+    run = record(["-r", "100", "--subprocesses"], "children.py", [2, 2], python)
+    assert run.status == 0, run.stderr
+    parent, children = run.truth["pid"], run.truth["children"]
+    seen = {}
+    for stack, n in run.stacks.items():
+        assert stack[0].startswith("process "), stack
+        pid = int(stack[0][len("process "):].split(":", 1)[0])
+        seen.setdefault(pid, set()).update(frame_name(f) for f in stack[1:])
+    assert "parent_work" in seen.get(parent, ()), seen.keys()
+    for child in children:
+        assert "child_work" in seen.get(child, ()), (child, seen.keys())
+        assert "parent_work" not in seen[child]
+
+
+def test_unicode_names(python):
+    if version_tuple(python) < (3, 0):
+        pytest.skip("non-ASCII identifiers need Python 3")
+    run = record(["-r", RATE], "unicode_names.py", [1], python)
+    assert run.status == 0, run.stderr
+    names = {frame_name(f) for stack in run.stacks for f in stack}
+    assert u"naïve_ß" in names and u"计算" in names, names
+
+
+def test_attach_by_pid(python):
+    target = start(python, "cpu_split.py", 6)
+    try:
+        run = record(["-r", RATE, "-d", "1.5"], pid=target.pid)
+    finally:
+        stop(target)
+    assert run.status == 0, run.stderr
+    assert run.samples_with("alpha") > 0 and run.samples_with("beta") > 0
+    assert target.returncode == -signal.SIGKILL  # it was still running: never stopped by us
+
+
+def test_sigint_writes_full_output(python):
+    target = start(python, "cpu_split.py", 8)
+    fd, out = tempfile.mkstemp(suffix=".folded")
+    os.close(fd)
+    try:
+        prof = subprocess.Popen([SPYGLASS, "record", "-r", RATE, "-o", out, "--pid", str(target.pid)],
+                                stderr=subprocess.PIPE)
+        time.sleep(1.5)
+        prof.send_signal(signal.SIGINT)
+        _, err = prof.communicate(timeout=20)
+    finally:
+        stop(target)
+    assert prof.returncode == 0, err
+    with open(out) as f:
+        stacks = parse_folded(f.read())
+    os.unlink(out)
+    samples = int(err.decode().split("samples: ")[1].split()[0])
+    assert sum(stacks.values()) == samples and samples > 100
+
+
+def test_target_exit_ends_run(python):
+    target = start(python, "cpu_split.py", 1.5, settle=0.3)
+    began = time.time()
+    try:
+        run = record(["-r", RATE, "-d", "30"], pid=target.pid)
+    finally:
+        stop(target)
+    assert run.status == 0, run.stderr
+    assert time.time() - began < 10
+    assert run.samples_with("alpha") > 0
+
+
+def test_gil_only_holder(python):
+    run = record(["-r", RATE, "--gil", "--threads"], "threads.py", [2], python)
+    assert run.status == 0, run.stderr
+    assert run.total > 0
+    # The waiter blocks without the GIL; only burners (or main) hold it.
+    assert not any(frame_name(f) == "wait_here" for stack in run.stacks for f in stack)
+    # One holder per tick at most: no more samples than ticks.
+    ticks = float(run.stderr.split("of ")[1].split()[0])
+    assert run.total <= ticks + 1
+
+
+def test_embedded_libpython():
+    embed = os.environ.get("SPYGLASS_EMBED", "")
+    if not os.path.exists(embed):
+        pytest.skip("embedding program not built (make build/tests/embed)")
+    truth = tempfile.mktemp(suffix=".json")
+    env = dict(os.environ, SPYGLASS_TRUTH=truth)
+    fd, out = tempfile.mkstemp(suffix=".folded")
+    os.close(fd)
+    proc = subprocess.run([SPYGLASS, "record", "-r", RATE, "-o", out, "--", embed,
+                           os.path.join(WORKLOADS, "cpu_split.py"), "2"],
+                          stderr=subprocess.PIPE, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    with open(out) as f:
+        stacks = parse_folded(f.read())
+    os.unlink(out)
+    names = {frame_name(f) for stack in stacks for f in stack}
+    assert {"alpha", "beta", "gamma"} <= names
