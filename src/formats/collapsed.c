@@ -69,14 +69,15 @@ static int render(struct sg_strbuf *sb, const struct sg_profile *p, const struct
 	int err = 0;
 
 	sg_strbuf_reset(sb);
-	if (opts->processes) {
+	/* Unknown pids and tids (0) get no root: it could not be read back. */
+	if (opts->processes && s->labels.pid > 0) {
 		err = sg_strbuf_addf(sb, "process %d: ", (int)s->labels.pid);
 		if (!err)
 			err = add_clean(sb, sg_profile_process(p, s->labels.pid));
 		if (!err)
 			err = sg_strbuf_addstr(sb, ";");
 	}
-	if (!err && opts->threads) {
+	if (!err && opts->threads && s->labels.tid > 0) {
 		err = sg_strbuf_addf(sb, "thread %d: ", (int)s->labels.tid);
 		if (!err)
 			err = add_clean(sb, sg_profile_str(p, s->labels.thread_name));
@@ -180,7 +181,8 @@ static int parse_frame(struct reader *r, char *s, uint32_t *id)
 		for (char *q = s; (q = strstr(q, " (")); q++)
 			open = q;
 	}
-	if (open && open > s) {
+	/* "()" names no file: keep such text whole, as the writer would. */
+	if (open && open > s && open + 3 < s + len) {
 		char *colon, *end;
 		long line;
 
@@ -188,7 +190,7 @@ static int parse_frame(struct reader *r, char *s, uint32_t *id)
 		*open = '\0';
 		file = open + 2;
 		colon = strrchr(file, ':');
-		if (colon && colon[1] >= '1' && colon[1] <= '9') {
+		if (colon && colon > file && colon[1] >= '1' && colon[1] <= '9') {
 			errno = 0;
 			line = strtol(colon + 1, &end, 10);
 			if (!errno && !*end && line > 0 && line <= 0x7fffffff) {
@@ -284,20 +286,22 @@ static int read_collapsed(FILE *in, struct sg_profile *p, char *errbuf, size_t e
 			err = fail(&r, "line longer than 1 MiB");
 			break;
 		}
-		if (memchr(line, '\0', (size_t)got)) {
-			err = fail(&r, "a NUL byte: not a text file");
-			break;
-		}
 		while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
 			line[--got] = '\0';
+		/* Control characters (NUL included) mean this is no text file. */
+		for (ssize_t i = 0; i < got && !err; i++)
+			if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
+				err = fail(&r, "a control character: not a text file");
+		if (err)
+			break;
 		if (got == 0)
 			continue;
 		err = parse_line(&r, line);
 	}
 	if (!err && ferror(in))
 		err = SG_EIO;
-	if (!err && r.lineno == 0) {
-		snprintf(errbuf, errlen, "empty file");
+	if (!err && sg_profile_nsamples(p) == 0) {
+		snprintf(errbuf, errlen, "no stacks in the file");
 		err = SG_EFORMAT;
 	}
 	if (err == SG_ENOMEM)
