@@ -13,6 +13,7 @@ enum slot {
 	INTERP_SIZE = 6,
 	INTERP_NEXT = 8,
 	INTERP_THREADS_HEAD = 9,
+	INTERP_IMPORTS_MODULES = 11,
 	INTERP_GIL_LOCKED = 17,
 	INTERP_GIL_HOLDER = 18,
 	TSTATE_SIZE = 19,
@@ -32,6 +33,12 @@ enum slot {
 	CODE_LINETABLE = 38,
 	CODE_FIRSTLINENO = 39,
 	CODE_ADAPTIVE = 43,
+	PYOBJECT_SIZE = 44,
+	DICT_SIZE = 56,
+	DICT_MA_KEYS = 57,
+	DICT_MA_VALUES = 58,
+	LONG_SIZE = 61,
+	LONG_OB_DIGIT = 63,
 	BYTES_OB_SIZE = 65,
 	BYTES_OB_SVAL = 66,
 	UNICODE_STATE = 68,
@@ -49,6 +56,12 @@ enum slot {
 #define OWNER_CSTACK_313 3
 /* PyCompactUnicodeObject adds utf8_length and utf8 to PyASCIIObject. */
 #define COMPACT_EXTRA 16
+/* Not in _Py_DebugOffsets; from the 3.13.0 headers. PyTypeObject's head
+ * has kept this layout since 2.7 (see every row of layouts.c). */
+#define TYPE_BASICSIZE 32
+#define TYPE_DICTOFFSET 288
+#define HEAPTYPE_CACHED_KEYS_313 880
+#define DICTVALUES_ARRAY_313 8 /* after capacity, size, embedded, valid */
 
 static uint64_t word(const unsigned char *buf, enum slot s)
 {
@@ -106,6 +119,13 @@ int sg_pylayout_from_debug_offsets(const void *buf_in, size_t len, struct sg_pyl
 	l.head_kind = SG_HEAD_RUNTIME;
 	l.gil_kind = SG_GIL_INTERP;
 	l.frame.owner_cstack = OWNER_CSTACK_313;
+	l.obj.dict_kind = SG_DICT_KEYS311;
+	l.obj.attr_kind = SG_ATTR_INLINE313;
+	l.obj.int_kind = SG_INT_LVTAG;
+	l.obj.dictvalues_array = DICTVALUES_ARRAY_313;
+	l.obj.type_basicsize = TYPE_BASICSIZE;
+	l.obj.type_dictoffset = TYPE_DICTOFFSET;
+	l.obj.heaptype_keys = HEAPTYPE_CACHED_KEYS_313;
 
 	interp_size = word(buf, INTERP_SIZE);
 	ascii = word(buf, UNICODE_ASCII_SIZE);
@@ -136,6 +156,11 @@ int sg_pylayout_from_debug_offsets(const void *buf_in, size_t len, struct sg_pyl
 	err |= field(buf, CODE_FIRSTLINENO, l.code.size, 4, &l.code.firstlineno);
 	/* The bytecode follows the header: co_code_adaptive may equal size. */
 	err |= field(buf, CODE_ADAPTIVE, l.code.size, 0, &l.code.code_adaptive);
+	err |= field(buf, INTERP_IMPORTS_MODULES, interp_size, 8, &l.obj.interp_modules);
+	err |= field(buf, DICT_MA_KEYS, word(buf, DICT_SIZE), 8, &l.obj.dict_keys);
+	err |= field(buf, DICT_MA_VALUES, word(buf, DICT_SIZE), 8, &l.obj.dict_values);
+	err |= field(buf, LONG_OB_DIGIT, word(buf, LONG_SIZE), 4, &l.obj.int_value);
+	err |= field(buf, PYOBJECT_SIZE, MAX_OFFSET, 8, &l.obj.module_dict);
 	err |= field(buf, BYTES_OB_SIZE, MAX_OFFSET, 8, &l.bytes.size);
 	err |= field(buf, BYTES_OB_SVAL, MAX_OFFSET, 1, &l.bytes.sval);
 	err |= field(buf, UNICODE_STATE, ascii, 4, &l.unicode.state);

@@ -56,6 +56,28 @@ enum sg_gil_kind {
 	SG_GIL_INTERP,  /* 3.12+: interp._gil.locked / interp._gil.last_holder */
 };
 
+/* How dicts store their entries. */
+enum sg_dict_kind {
+	SG_DICT_TABLE27, /* 2.7: ma_mask + ma_table of (hash, key, value) */
+	SG_DICT_KEYS36,  /* 3.6-3.10: ma_keys with dk_size, then indices, entries */
+	SG_DICT_KEYS311, /* 3.11+: dk_log2_size/dk_log2_index_bytes/dk_kind */
+};
+
+/* Where an instance keeps its attributes. */
+enum sg_attr_kind {
+	SG_ATTR_DICTOFFSET, /* <=3.10: a dict at obj + type->tp_dictoffset */
+	SG_ATTR_MANAGED311, /* 3.11: dict at obj[-3], else values at obj[-4] */
+	SG_ATTR_TAGGED312,  /* 3.12: obj[-3] is a dict, or values - 1 when odd */
+	SG_ATTR_INLINE313,  /* 3.13: dict at obj[-3], else values at obj + tp_basicsize */
+};
+
+/* How an int object keeps its value. */
+enum sg_int_kind {
+	SG_INT_PYINT27, /* 2.7 int: a C long */
+	SG_INT_OBSIZE,  /* <=3.11: ob_size digits of 30 bits */
+	SG_INT_LVTAG,   /* 3.12+: lv_tag >> 3 digits of 30 bits */
+};
+
 struct sg_pylayout {
 	unsigned major, minor;
 	enum sg_frame_kind frame_kind;
@@ -110,6 +132,22 @@ struct sg_pylayout {
 		uint32_t size; /* ob_size of PyBytesObject / PyStringObject */
 		uint32_t sval; /* ob_sval */
 	} bytes;
+
+	/* Objects read to learn thread names (pythreads.c). */
+	struct {
+		enum sg_dict_kind dict_kind;
+		enum sg_attr_kind attr_kind;
+		enum sg_int_kind int_kind;
+		uint32_t interp_modules;   /* PyInterpreterState modules dict */
+		uint32_t module_dict;      /* PyModuleObject.md_dict */
+		uint32_t dict_keys;        /* PyDictObject.ma_keys (2.7: ma_mask) */
+		uint32_t dict_values;      /* PyDictObject.ma_values (2.7: ma_table) */
+		uint32_t dictvalues_array; /* PyDictValues.values (3.11+) */
+		uint32_t type_basicsize;   /* PyTypeObject.tp_basicsize */
+		uint32_t type_dictoffset;  /* PyTypeObject.tp_dictoffset */
+		uint32_t heaptype_keys;    /* PyHeapTypeObject.ht_cached_keys (3.11+) */
+		uint32_t int_value;        /* ob_ival (2.7) or ob_digit */
+	} obj;
 
 	struct {
 		uint32_t length;       /* PyASCIIObject.length */

@@ -45,20 +45,33 @@ void sg_pywalker_release(struct sg_pywalker *w)
 	w->cache = NULL;
 }
 
-/* Find where glibc's struct pthread keeps the tid: the main thread's
- * pthread_t points at a struct pthread whose tid equals the pid. */
+static bool is_task(const pid_t *tids, size_t n, int32_t value)
+{
+	for (size_t i = 0; i < n; i++)
+		if (tids[i] == value)
+			return true;
+	return false;
+}
+
+/* Find where glibc's struct pthread keeps the tid: a pthread_t points at
+ * a struct pthread, and the first word in it that is one of the process's
+ * thread ids is the tid (for the main thread, the pid). */
 static void learn_tid_offset(struct sg_pywalker *w, uint64_t thread_id)
 {
 	int32_t words[PTHREAD_SCAN / 4];
+	pid_t *tids;
+	size_t n;
 
-	if (sg_mem_read(&w->proc->mem, thread_id, words, sizeof(words)))
+	if (sg_mem_read(&w->proc->mem, thread_id, words, sizeof(words)) ||
+	    sg_proc_tasks(w->proc->pid, &tids, &n))
 		return;
 	for (size_t i = 0; i < PTHREAD_SCAN / 4; i++) {
-		if (words[i] == w->proc->pid) {
+		if (words[i] > 0 && is_task(tids, n, words[i])) {
 			w->tid_offset = (int)(i * 4);
-			return;
+			break;
 		}
 	}
+	free(tids);
 }
 
 static pid_t tid_from_pthread(struct sg_pywalker *w, uint64_t thread_id)
@@ -89,8 +102,7 @@ int sg_pywalk_thread(struct sg_pywalker *w, uint64_t tstate, struct sg_pythread 
 	if (l->tstate.native_thread_id) {
 		out->tid = (pid_t)u64_at(buf, l->tstate.native_thread_id);
 	} else {
-		/* The main thread is the last in the list: the first created. */
-		if (w->tid_offset < 0 && out->next == 0)
+		if (w->tid_offset < 0)
 			learn_tid_offset(w, out->thread_id);
 		out->tid = tid_from_pthread(w, out->thread_id);
 	}

@@ -46,7 +46,7 @@ struct proc {
 	struct sg_taskstat tasks;
 	struct sg_u64map frame_ids; /* (code serial, line) -> profile frame id */
 	struct sg_u64map name_ids;  /* thread_id -> profile string id of its name */
-	uint64_t names_read_ns;     /* when name_ids was last emptied */
+	uint64_t names_generation;  /* of pr->names when name_ids was filled */
 };
 
 struct sampler {
@@ -225,26 +225,28 @@ static int walk_thread(struct sampler *s, struct proc *pr, struct sg_pythread *t
 	return err;
 }
 
-/* The string id of a thread's name. Names are read again every second, as
- * a thread may be renamed after it started. */
-#define NAMES_TTL_NS NS_PER_S
-
+/* The string id of a thread's name, remembered until pythreads reads the
+ * names again. */
 static uint32_t thread_name_id(struct sampler *s, struct proc *pr, const struct sg_pythread *th)
 {
 	char name[256];
 	uint64_t key = th->thread_id ? th->thread_id : th->tstate, value;
 	uint32_t id;
+	int got;
 
-	if (s->now_ns - pr->names_read_ns > NAMES_TTL_NS) {
-		sg_u64map_release(&pr->name_ids);
-		pr->names_read_ns = s->now_ns;
-	}
-	if (sg_u64map_get(&pr->name_ids, key, &value))
+	if (sg_u64map_get(&pr->name_ids, key, &value) &&
+	    pr->names_generation == sg_pythreads_generation(pr->names))
 		return (uint32_t)value;
-	if (sg_pythreads_name(pr->names, th, name, sizeof(name)))
+	got = sg_pythreads_name(pr->names, th, name, sizeof(name));
+	if (got < 0)
 		name[0] = '\0';
+	if (pr->names_generation != sg_pythreads_generation(pr->names)) {
+		sg_u64map_release(&pr->name_ids);
+		pr->names_generation = sg_pythreads_generation(pr->names);
+	}
 	id = sg_profile_intern(s->profile, name, strlen(name));
-	if (id != UINT32_MAX && sg_u64map_put(&pr->name_ids, key, id))
+	/* Only Python's own names are kept; the kernel's stand in meanwhile. */
+	if (id != UINT32_MAX && got == 0 && sg_u64map_put(&pr->name_ids, key, id))
 		return UINT32_MAX;
 	return id;
 }

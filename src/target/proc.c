@@ -122,6 +122,27 @@ int sg_proc_children(pid_t pid, pid_t **out, size_t *n)
 	return err;
 }
 
+int sg_proc_tasks(pid_t pid, pid_t **out, size_t *n)
+{
+	char path[64];
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *dir;
+	int err = 0;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return SG_ENOPROC;
+	while (!err && (de = readdir(dir)))
+		if (de->d_name[0] != '.')
+			err = push_pid(out, n, &cap, (pid_t)atoi(de->d_name));
+	closedir(dir);
+	return err;
+}
+
 bool sg_proc_has_task(pid_t pid, pid_t tid)
 {
 	char path[64];

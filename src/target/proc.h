@@ -22,6 +22,10 @@ int sg_proc_cmdline(pid_t pid, char *buf, size_t len);
  * *out is malloc'd (free it); *n may be 0. Returns 0, SG_ENOPROC, SG_ENOMEM. */
 int sg_proc_children(pid_t pid, pid_t **out, size_t *n);
 
+/* Every thread of pid, from /proc/PID/task. *out is malloc'd (free it).
+ * Returns 0, SG_ENOPROC or SG_ENOMEM. */
+int sg_proc_tasks(pid_t pid, pid_t **out, size_t *n);
+
 /* Whether tid is a thread of pid. */
 bool sg_proc_has_task(pid_t pid, pid_t tid);
 

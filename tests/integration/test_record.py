@@ -84,13 +84,27 @@ def test_threads(python):
         for name, tid in run.truth["tids"].items():
             assert roots[name] == {tid}, (name, roots[name], tid)
     owner = {"burn_one": "burner-1", "burn_two": "burner-2", "wait_here": "waiter-1"}
+    named = set(owner.values()) | {"MainThread"}
+    unnamed = dict.fromkeys(owner, 0)
+    total = dict.fromkeys(owner, 0)
+    waiting_idle = 0
     for stack, n in run.stacks.items():
         name = stack[0].split(": ", 1)[1]
         for fn, thread in owner.items():
             if any(frame_name(f) == fn for f in stack):
-                assert name == thread, stack
-        if any(frame_name(f) == "wait_here" for f in stack):
-            assert stack[-1] == "[idle]", stack
+                total[fn] += n
+                # Never under another Python thread; under the kernel's name
+                # only in the moments before the threading module lists it.
+                if name not in named:
+                    unnamed[fn] += n
+                else:
+                    assert name == thread, stack
+        if any(frame_name(f) == "wait_here" for f in stack) and stack[-1] == "[idle]":
+            waiting_idle += n
+    # 2.7's Event.wait(timeout) polls, so the waiter is briefly on a CPU.
+    assert waiting_idle >= 0.9 * total["wait_here"], (waiting_idle, total)
+    for fn in owner:
+        assert total[fn] > 0 and unnamed[fn] <= 0.05 * total[fn] + 2, (fn, unnamed, total)
 
 
 def test_lines(python):

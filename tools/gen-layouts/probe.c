@@ -20,6 +20,7 @@
 #include <internal/pycore_runtime.h>
 #endif
 #if PY_VERSION_HEX >= 0x030b0000
+#include <internal/pycore_dict.h>
 #include <internal/pycore_frame.h>
 #endif
 
@@ -129,6 +130,44 @@ int main(void)
 #else
 	ROW(linetable, offsetof(PyCodeObject, co_lnotab));
 #endif
+	printf("\t},\n\t.obj = {\n");
+#if PY_MAJOR_VERSION == 2
+	printf("\t\t.dict_kind = SG_DICT_TABLE27,\n\t\t.int_kind = SG_INT_PYINT27,\n");
+	ROW(dict_keys, offsetof(PyDictObject, ma_mask));
+	ROW(dict_values, offsetof(PyDictObject, ma_table));
+	ROW(int_value, offsetof(PyIntObject, ob_ival));
+#else
+	printf("\t\t.dict_kind = %s,\n", PY_VERSION_HEX >= 0x030b0000 ? "SG_DICT_KEYS311"
+									: "SG_DICT_KEYS36");
+	printf("\t\t.int_kind = %s,\n", PY_VERSION_HEX >= 0x030c0000 ? "SG_INT_LVTAG"
+								       : "SG_INT_OBSIZE");
+	ROW(dict_keys, offsetof(PyDictObject, ma_keys));
+	ROW(dict_values, offsetof(PyDictObject, ma_values));
+#if PY_VERSION_HEX >= 0x030c0000
+	ROW(int_value, offsetof(PyLongObject, long_value.ob_digit));
+#else
+	ROW(int_value, offsetof(PyLongObject, ob_digit));
+#endif
+#endif
+#if PY_VERSION_HEX >= 0x030c0000
+	printf("\t\t.attr_kind = SG_ATTR_TAGGED312,\n");
+	ROW(interp_modules, offsetof(PyInterpreterState, imports.modules));
+#elif PY_VERSION_HEX >= 0x030b0000
+	printf("\t\t.attr_kind = SG_ATTR_MANAGED311,\n");
+	ROW(interp_modules, offsetof(PyInterpreterState, modules));
+#else
+	printf("\t\t.attr_kind = SG_ATTR_DICTOFFSET,\n");
+	ROW(interp_modules, offsetof(PyInterpreterState, modules));
+#endif
+#if PY_VERSION_HEX >= 0x030b0000
+	ROW(dictvalues_array, offsetof(PyDictValues, values));
+	ROW(heaptype_keys, offsetof(PyHeapTypeObject, ht_cached_keys));
+#endif
+	/* PyModuleObject is private to moduleobject.c; its md_dict follows
+	 * the object header in every version. */
+	ROW(module_dict, sizeof(PyObject));
+	ROW(type_basicsize, offsetof(PyTypeObject, tp_basicsize));
+	ROW(type_dictoffset, offsetof(PyTypeObject, tp_dictoffset));
 	printf("\t},\n\t.bytes = {\n");
 #if PY_MAJOR_VERSION == 2
 	ROW(size, offsetof(PyStringObject, ob_size));
