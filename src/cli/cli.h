@@ -8,8 +8,8 @@
  * 2 bad usage. Every failure prints exactly one line, "spyglass: ...".
  */
 
-#define SG_EXIT_OK 0
-#define SG_EXIT_FAIL 1
+#define SG_EXIT_OK    0
+#define SG_EXIT_FAIL  1
 #define SG_EXIT_USAGE 2
 
 int cmd_record(int argc, char **argv);

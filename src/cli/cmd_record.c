@@ -26,46 +26,46 @@ struct record_opts {
 
 /* Defaults, in one place: py-spy's where it has the same option. */
 static const struct record_opts defaults = {
-	.sampler = {.rate_hz = 100, .mode = SG_MODE_CPU},
+    .sampler = {.rate_hz = 100, .mode = SG_MODE_CPU},
 };
 
 enum { OPT_MODE = 256, OPT_GIL, OPT_THREADS, OPT_FUNCTION, OPT_SUBPROCESSES, OPT_VERSION };
 
 static const struct option options[] = {
-	{"output", required_argument, NULL, 'o'},
-	{"format", required_argument, NULL, 'f'},
-	{"rate", required_argument, NULL, 'r'},
-	{"duration", required_argument, NULL, 'd'},
-	{"pid", required_argument, NULL, 'p'},
-	{"mode", required_argument, NULL, OPT_MODE},
-	{"gil", no_argument, NULL, OPT_GIL},
-	{"threads", no_argument, NULL, OPT_THREADS},
-	{"function", no_argument, NULL, OPT_FUNCTION},
-	{"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0},
+    {"output", required_argument, NULL, 'o'},
+    {"format", required_argument, NULL, 'f'},
+    {"rate", required_argument, NULL, 'r'},
+    {"duration", required_argument, NULL, 'd'},
+    {"pid", required_argument, NULL, 'p'},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"gil", no_argument, NULL, OPT_GIL},
+    {"threads", no_argument, NULL, OPT_THREADS},
+    {"function", no_argument, NULL, OPT_FUNCTION},
+    {"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
 };
 
 static const char help[] =
-	"usage: spyglass record [OPTIONS] --pid PID\n"
-	"       spyglass record [OPTIONS] -- COMMAND [ARGS...]\n"
-	"\n"
-	"Sample a Python program's stacks from outside, without stopping it.\n"
-	"\n"
-	"  -p, --pid PID         attach to a running process\n"
-	"  -o, --output FILE     where to write the profile (default spyglass-PID.folded)\n"
-	"  -f, --format FORMAT   output format: %s (default: from FILE's extension)\n"
-	"  -r, --rate HZ         samples per second (default 100)\n"
-	"  -d, --duration SECS   stop after SECS seconds (default: when the program exits)\n"
-	"      --mode cpu|wall   cpu: threads on a CPU only (default); wall: all threads,\n"
-	"                        idle ones marked [idle]\n"
-	"      --gil             only the thread holding the GIL\n"
-	"      --threads         a root frame per thread: 'thread TID: NAME'\n"
-	"      --function        one frame per function (its first line), not per line\n"
-	"      --subprocesses    also sample child processes, under 'process PID: COMMAND'\n"
-	"  -h, --help            this help\n"
-	"      --version         print the version\n";
+    "usage: spyglass record [OPTIONS] --pid PID\n"
+    "       spyglass record [OPTIONS] -- COMMAND [ARGS...]\n"
+    "\n"
+    "Sample a Python program's stacks from outside, without stopping it.\n"
+    "\n"
+    "  -p, --pid PID         attach to a running process\n"
+    "  -o, --output FILE     where to write the profile (default spyglass-PID.folded)\n"
+    "  -f, --format FORMAT   output format: %s (default: from FILE's extension)\n"
+    "  -r, --rate HZ         samples per second (default 100)\n"
+    "  -d, --duration SECS   stop after SECS seconds (default: when the program exits)\n"
+    "      --mode cpu|wall   cpu: threads on a CPU only (default); wall: all threads,\n"
+    "                        idle ones marked [idle]\n"
+    "      --gil             only the thread holding the GIL\n"
+    "      --threads         a root frame per thread: 'thread TID: NAME'\n"
+    "      --function        one frame per function (its first line), not per line\n"
+    "      --subprocesses    also sample child processes, under 'process PID: COMMAND'\n"
+    "  -h, --help            this help\n"
+    "      --version         print the version\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -106,7 +106,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o, char ***comm
 		case 'f':
 			if (!sg_format_by_name(optarg)) {
 				sg_cli_error("-f: unknown format '%s' (known: %s)", optarg,
-					     sg_format_names());
+				             sg_format_names());
 				return SG_EXIT_USAGE;
 			}
 			o->format = optarg;
@@ -114,8 +114,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o, char ***comm
 		case 'r':
 			if (parse_double(optarg, 1e-3, 1e6, &v)) {
 				sg_cli_error("-r: expected a rate in Hz between 0.001 and 1000000, "
-					     "got '%s'",
-					     optarg);
+				             "got '%s'",
+				             optarg);
 				return SG_EXIT_USAGE;
 			}
 			o->sampler.rate_hz = v;
@@ -123,7 +123,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o, char ***comm
 		case 'd':
 			if (parse_double(optarg, 1e-3, 1e9, &v)) {
 				sg_cli_error("-d: expected a positive number of seconds, got '%s'",
-					     optarg);
+				             optarg);
 				return SG_EXIT_USAGE;
 			}
 			o->sampler.duration_s = v;
@@ -167,11 +167,11 @@ static int parse_args(int argc, char **argv, struct record_opts *o, char ***comm
 		default:
 			if (optopt && optopt < 256)
 				sg_cli_error("unknown option '-%c' (see spyglass record --help)",
-					     optopt);
+				             optopt);
 			else
 				sg_cli_error("unknown or incomplete option '%s' (see spyglass "
-					     "record --help)",
-					     argv[optind - 1]);
+				             "record --help)",
+				             argv[optind - 1]);
 			return SG_EXIT_USAGE;
 		}
 	}
@@ -179,7 +179,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o, char ***comm
 		*command = argv + optind;
 	if (!o->pid == !*command) {
 		sg_cli_error(o->pid ? "give either --pid or a command, not both"
-				    : "nothing to profile: give --pid PID or -- COMMAND");
+		                    : "nothing to profile: give --pid PID or -- COMMAND");
 		return SG_EXIT_USAGE;
 	}
 	return 0;
@@ -207,32 +207,32 @@ static int set_command_meta(struct sg_profile *p, pid_t pid, char **command)
 		snprintf(text, sizeof(text), "pid %d", (int)pid);
 	for (char **arg = command; arg && *arg && used < sizeof(text); arg++)
 		used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s",
-					 arg == command ? "" : " ", *arg);
+		                         arg == command ? "" : " ", *arg);
 	return sg_profile_set_meta_str(p, &meta->command, text);
 }
 
 static void print_summary(const struct sg_profile *p, const struct sg_sampler_stats *st,
-			  const char *output)
+                          const char *output)
 {
 	const struct sg_meta *m = sg_profile_meta_const(p);
 	double per_sample_us = m->samples ? st->cpu_s * 1e6 / (double)m->samples : 0;
 
 	fprintf(stderr, "spyglass: wrote %s\n", output);
 	fprintf(stderr, "  samples: %llu over %.2f s (Python %s, %s mode)\n",
-		(unsigned long long)m->samples, st->wall_s,
-		m->python_version[0] ? m->python_version : "?",
-		m->mode == SG_MODE_CPU ? "cpu" : "wall");
+	        (unsigned long long)m->samples, st->wall_s,
+	        m->python_version[0] ? m->python_version : "?",
+	        m->mode == SG_MODE_CPU ? "cpu" : "wall");
 	fprintf(stderr, "  rate: asked %.1f Hz, achieved %.1f Hz (%llu of %llu ticks missed)\n",
-		m->rate_asked_hz, m->rate_achieved_hz, (unsigned long long)st->ticks_missed,
-		(unsigned long long)(st->ticks + st->ticks_missed));
+	        m->rate_asked_hz, m->rate_achieved_hz, (unsigned long long)st->ticks_missed,
+	        (unsigned long long)(st->ticks + st->ticks_missed));
 	fprintf(stderr,
-		"  dropped: %llu (torn %llu, unreadable %llu, too deep %llu); torn walks "
-		"retried: %llu\n",
-		(unsigned long long)m->dropped, (unsigned long long)m->dropped_torn,
-		(unsigned long long)m->dropped_read, (unsigned long long)m->dropped_depth,
-		(unsigned long long)st->retries);
+	        "  dropped: %llu (torn %llu, unreadable %llu, too deep %llu); torn walks "
+	        "retried: %llu\n",
+	        (unsigned long long)m->dropped, (unsigned long long)m->dropped_torn,
+	        (unsigned long long)m->dropped_read, (unsigned long long)m->dropped_depth,
+	        (unsigned long long)st->retries);
 	fprintf(stderr, "  profiler CPU: %.2f%% of one core, %.1f us per sample\n",
-		st->wall_s > 0 ? 100.0 * st->cpu_s / st->wall_s : 0.0, per_sample_us);
+	        st->wall_s > 0 ? 100.0 * st->cpu_s / st->wall_s : 0.0, per_sample_us);
 	if (sg_profile_total(p)) {
 		fputs("  hottest functions by self share:\n", stderr);
 		sg_report_print_top(p, TOP_FUNCTIONS, stderr);
@@ -240,7 +240,7 @@ static void print_summary(const struct sg_profile *p, const struct sg_sampler_st
 }
 
 static int write_profile(const struct sg_format *fmt, const struct sg_profile *p,
-			 const struct sg_write_opts *wopts, FILE *out, const char *path)
+                         const struct sg_write_opts *wopts, FILE *out, const char *path)
 {
 	int err = fmt->write(p, wopts, out);
 
@@ -286,7 +286,7 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 	snprintf(default_output, sizeof(default_output), "spyglass-%d%s", (int)pid,
-		 fmt->extensions[0]);
+	         fmt->extensions[0]);
 	output = o.output ? o.output : default_output;
 	/* Open the output before sampling, so a bad path fails at once. */
 	out = fopen(output, "we");

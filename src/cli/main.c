@@ -14,7 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"record", cmd_record, "sample a running or launched program into a profile"},
+    {"record", cmd_record, "sample a running or launched program into a profile"},
 };
 
 void sg_cli_error(const char *fmt, ...)

@@ -68,7 +68,7 @@ void sg_elf_free(struct sg_elf *elf)
 }
 
 static int find_in_symtab(Elf *e, Elf_Scn *scn, const GElf_Shdr *shdr, const char *name,
-			  uint64_t *value, uint64_t *size)
+                          uint64_t *value, uint64_t *size)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
 	size_t count;
@@ -183,8 +183,7 @@ int sg_elf_read_vaddr(const struct sg_elf *elf, uint64_t vaddr, void *buf, size_
 	return SG_ECORRUPT;
 }
 
-int sg_elf_section(const struct sg_elf *elf, const char *name, const uint8_t **data,
-		   size_t *len)
+int sg_elf_section(const struct sg_elf *elf, const char *name, const uint8_t **data, size_t *len)
 {
 	Elf_Scn *scn = NULL;
 	size_t shstrndx;

@@ -39,7 +39,6 @@ int sg_elf_read_vaddr(const struct sg_elf *elf, uint64_t vaddr, void *buf, size_
 
 /* The contents of the named section (borrowed, valid until sg_elf_free).
  * Returns 0 or SG_ENOTPY when absent or without file contents. */
-int sg_elf_section(const struct sg_elf *elf, const char *name, const uint8_t **data,
-		   size_t *len);
+int sg_elf_section(const struct sg_elf *elf, const char *name, const uint8_t **data, size_t *len);
 
 #endif

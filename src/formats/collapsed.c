@@ -22,7 +22,7 @@
 
 #define IDLE_LEAF "[idle]"
 /* Bounds on what the reader accepts, so hostile files cannot exhaust us. */
-#define MAX_LINE (1u << 20)
+#define MAX_LINE  (1u << 20)
 #define MAX_DEPTH 65536
 
 struct line {
@@ -62,7 +62,7 @@ static int add_frame(struct sg_strbuf *sb, const struct sg_profile *p, const str
 }
 
 static int render(struct sg_strbuf *sb, const struct sg_profile *p, const struct sg_sample *s,
-		  const struct sg_write_opts *opts)
+                  const struct sg_write_opts *opts)
 {
 	size_t depth;
 	const uint32_t *frames = sg_profile_stack(p, s->stack, &depth);
@@ -99,8 +99,7 @@ static int by_text(const void *a, const void *b)
 	return strcmp(((const struct line *)a)->text, ((const struct line *)b)->text);
 }
 
-static int write_collapsed(const struct sg_profile *p, const struct sg_write_opts *opts,
-			   FILE *out)
+static int write_collapsed(const struct sg_profile *p, const struct sg_write_opts *opts, FILE *out)
 {
 	size_t n = sg_profile_nsamples(p), nlines = 0;
 	struct line *lines = calloc(n ? n : 1, sizeof(*lines));
@@ -314,8 +313,8 @@ static int read_collapsed(FILE *in, struct sg_profile *p, char *errbuf, size_t e
 static const char *const extensions[] = {".folded", ".collapsed", ".txt", NULL};
 
 const struct sg_format sg_format_collapsed = {
-	.name = "collapsed",
-	.extensions = extensions,
-	.write = write_collapsed,
-	.read = read_collapsed,
+    .name = "collapsed",
+    .extensions = extensions,
+    .write = write_collapsed,
+    .read = read_collapsed,
 };

@@ -8,7 +8,7 @@ extern const struct sg_format sg_format_collapsed;
 
 /* Every format, in the order help lists them. */
 static const struct sg_format *const formats[] = {
-	&sg_format_collapsed,
+    &sg_format_collapsed,
 };
 
 #define NFORMATS (sizeof(formats) / sizeof(formats[0]))
@@ -44,7 +44,7 @@ const char *sg_format_names(void)
 	if (names[0])
 		return names;
 	for (size_t i = 0; i < NFORMATS && used < sizeof(names); i++)
-		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
-					 i ? ", " : "", formats[i]->name);
+		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
+		                         formats[i]->name);
 	return names;
 }

@@ -231,8 +231,8 @@ uint32_t sg_profile_frame_id(struct sg_profile *p, const struct sg_frame *f)
 	id = (uint32_t)p->nframes;
 	if (index_add(&p->frame_index, hash, id))
 		return NONE;
-	p->frames[id] = (struct sg_frame){
-		.name = f->name, .file = f->file, .line = f->line, .type = f->type};
+	p->frames[id] =
+	    (struct sg_frame){.name = f->name, .file = f->file, .line = f->line, .type = f->type};
 	p->nframes++;
 	return id;
 }
@@ -259,7 +259,7 @@ uint32_t sg_profile_stack_id(struct sg_profile *p, const uint32_t *frames, size_
 	}
 	if (p->nstacks >= NONE - 1 || n >= NONE ||
 	    grow((void **)&p->stack_frames, &p->stack_frames_cap, p->stack_frames_len + n,
-		 sizeof(*p->stack_frames)) ||
+	         sizeof(*p->stack_frames)) ||
 	    grow((void **)&p->stacks, &p->stacks_cap, p->nstacks + 1, sizeof(*p->stacks)))
 		return NONE;
 	id = (uint32_t)p->nstacks;
@@ -295,16 +295,15 @@ static bool same_labels(const struct sg_labels *a, const struct sg_labels *b)
 }
 
 int sg_profile_add(struct sg_profile *p, uint32_t stack, const struct sg_labels *labels,
-		   uint64_t count, uint64_t weight_ns)
+                   uint64_t count, uint64_t weight_ns)
 {
 	uint64_t key[5] = {stack, (uint64_t)(uint32_t)labels->pid, (uint64_t)(uint32_t)labels->tid,
-			   labels->thread_name, labels->flags};
+	                   labels->thread_name, labels->flags};
 	uint64_t hash = hash_bytes(key, sizeof(key), 3);
 	struct sg_sample *s;
 	uint32_t id;
 
-	for (id = index_first(&p->sample_index, hash); id != NONE;
-	     id = p->sample_index.chain[id]) {
+	for (id = index_first(&p->sample_index, hash); id != NONE; id = p->sample_index.chain[id]) {
 		s = &p->samples[id];
 		if (s->stack == stack && same_labels(&s->labels, labels)) {
 			s->count += count;
@@ -320,7 +319,7 @@ int sg_profile_add(struct sg_profile *p, uint32_t stack, const struct sg_labels 
 	if (index_add(&p->sample_index, hash, id))
 		return SG_ENOMEM;
 	p->samples[id] = (struct sg_sample){
-		.stack = stack, .labels = *labels, .count = count, .weight_ns = weight_ns};
+	    .stack = stack, .labels = *labels, .count = count, .weight_ns = weight_ns};
 	p->nsamples++;
 	p->total += count;
 	return 0;

@@ -107,7 +107,7 @@ size_t sg_profile_nstacks(const struct sg_profile *p);
 /* Add count samples (weight_ns in total) to the row for (stack, labels).
  * Returns 0 or SG_ENOMEM. */
 int sg_profile_add(struct sg_profile *p, uint32_t stack, const struct sg_labels *labels,
-		   uint64_t count, uint64_t weight_ns);
+                   uint64_t count, uint64_t weight_ns);
 
 /* Aggregated rows, in first-seen order. */
 size_t sg_profile_nsamples(const struct sg_profile *p);

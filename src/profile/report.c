@@ -123,9 +123,9 @@ int sg_report_print_top(const struct sg_profile *p, size_t max, FILE *out)
 		const char *file = sg_profile_str(p, rows[i].file);
 
 		fprintf(out, "  %7.2f %7.2f %7.2f %8llu  %s%s%s%s\n", 100 * share, 100 * half,
-			total > 0 ? 100 * (double)rows[i].total / total : 0.0,
-			(unsigned long long)rows[i].self, sg_profile_str(p, rows[i].name),
-			file[0] ? " (" : "", file, file[0] ? ")" : "");
+		        total > 0 ? 100 * (double)rows[i].total / total : 0.0,
+		        (unsigned long long)rows[i].self, sg_profile_str(p, rows[i].name),
+		        file[0] ? " (" : "", file, file[0] ? ")" : "");
 	}
 	free(rows);
 	return 0;

@@ -23,8 +23,8 @@ struct sg_report_row {
 };
 
 /* Fill rows (caller-owned, capacity max) with the functions of highest self
- * count, highest first (ties by name), leaving out those with none. Returns how many were written, or a
- * negative enum sg_err. Idle samples count like any other. */
+ * count, highest first (ties by name), leaving out those with none. Returns how many were written,
+ * or a negative enum sg_err. Idle samples count like any other. */
 int sg_report_top_self(const struct sg_profile *p, struct sg_report_row *rows, size_t max);
 
 /* Print the top `max` functions by self share as a table:

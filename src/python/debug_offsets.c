@@ -58,10 +58,10 @@ enum slot {
 #define COMPACT_EXTRA 16
 /* Not in _Py_DebugOffsets; from the 3.13.0 headers. PyTypeObject's head
  * has kept this layout since 2.7 (see every row of layouts.c). */
-#define TYPE_BASICSIZE 32
-#define TYPE_DICTOFFSET 288
+#define TYPE_BASICSIZE           32
+#define TYPE_DICTOFFSET          288
 #define HEAPTYPE_CACHED_KEYS_313 880
-#define DICTVALUES_ARRAY_313 8 /* after capacity, size, embedded, valid */
+#define DICTVALUES_ARRAY_313     8 /* after capacity, size, embedded, valid */
 
 static uint64_t word(const unsigned char *buf, enum slot s)
 {
@@ -73,7 +73,7 @@ static uint64_t word(const unsigned char *buf, enum slot s)
 
 /* An offset of a field of width bytes inside a struct of size bytes. */
 static int field(const unsigned char *buf, enum slot off, uint64_t size, uint64_t width,
-		 uint32_t *out)
+                 uint32_t *out)
 {
 	uint64_t v = word(buf, off);
 

@@ -32,9 +32,9 @@ enum sg_lasti_kind {
 };
 
 enum sg_linetable_kind {
-	SG_LINETABLE_LNOTAB2, /* 2.7: co_lnotab, unsigned line deltas */
-	SG_LINETABLE_LNOTAB,  /* 3.6-3.9: co_lnotab, signed line deltas */
-	SG_LINETABLE_310,     /* 3.10: co_linetable, (u8 bytes, i8 line) */
+	SG_LINETABLE_LNOTAB2,   /* 2.7: co_lnotab, unsigned line deltas */
+	SG_LINETABLE_LNOTAB,    /* 3.6-3.9: co_lnotab, signed line deltas */
+	SG_LINETABLE_310,       /* 3.10: co_linetable, (u8 bytes, i8 line) */
 	SG_LINETABLE_LOCATIONS, /* 3.11+: location table (locations.md) */
 };
 

@@ -84,7 +84,7 @@ static int read_linetable(struct sg_pycodes *codes, struct sg_pycode *code)
 }
 
 static int read_code(struct sg_pycodes *codes, const struct sg_pycode_id *id,
-		     struct sg_pycode **out)
+                     struct sg_pycode **out)
 {
 	struct sg_pycode *code = calloc(1, sizeof(*code));
 	int err;
@@ -107,7 +107,7 @@ static int read_code(struct sg_pycodes *codes, const struct sg_pycode_id *id,
 }
 
 int sg_pycodes_get(struct sg_pycodes *codes, const struct sg_pycode_id *id,
-		   const struct sg_pycode **out)
+                   const struct sg_pycode **out)
 {
 	struct sg_pycode *code = NULL, *fresh;
 	uint64_t value;
@@ -142,6 +142,6 @@ int sg_pycode_line(const struct sg_pycodes *codes, const struct sg_pycode *code,
 	if (offset < 0 || offset > UINT32_MAX)
 		return code->id.firstlineno;
 	line = sg_linetable_line(codes->proc->layout.linetable_kind, code->linetable,
-				 code->linetable_len, code->id.firstlineno, (uint32_t)offset);
+	                         code->linetable_len, code->id.firstlineno, (uint32_t)offset);
 	return line < 0 ? code->id.firstlineno : line;
 }

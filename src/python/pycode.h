@@ -22,8 +22,8 @@
 struct sg_pycode {
 	struct sg_pycode_id id;
 	uint32_t serial; /* unique per cache, never reused: a key for callers */
-	char *name;     /* qualified name on 3.11+, co_name before */
-	char *filename; /* co_filename */
+	char *name;      /* qualified name on 3.11+, co_name before */
+	char *filename;  /* co_filename */
 	uint8_t *linetable;
 	size_t linetable_len;
 };
@@ -37,7 +37,7 @@ void sg_pycodes_free(struct sg_pycodes *codes);
 /* The code object identified by id, read now unless cached (borrowed: valid
  * until sg_pycodes_free). Returns 0, SG_EREAD, SG_ECORRUPT or SG_ENOMEM. */
 int sg_pycodes_get(struct sg_pycodes *codes, const struct sg_pycode_id *id,
-		   const struct sg_pycode **out);
+                   const struct sg_pycode **out);
 
 /* The line the code is at, offset bytes into its bytecode (-1: not started).
  * Falls back to the first line, as CPython does, when the table has none. */

@@ -51,14 +51,14 @@ static int choose_layout(struct sg_pyproc *pp, char *why, size_t whylen)
 			return 0;
 	}
 	snprintf(why, whylen,
-		 "Python %u.%u.%u in %s is not supported (supported: 2.7, 3.6 to 3.13)",
-		 pp->version.major, pp->version.minor, pp->version.micro, pp->binary);
+	         "Python %u.%u.%u in %s is not supported (supported: 2.7, 3.6 to 3.13)",
+	         pp->version.major, pp->version.minor, pp->version.micro, pp->binary);
 	return SG_EVERSION;
 }
 
 /* Try one mapped file: is it a CPython interpreter? */
-static int probe_file(struct sg_pyproc *pp, const struct sg_maps *maps, const char *path,
-		      char *why, size_t whylen)
+static int probe_file(struct sg_pyproc *pp, const struct sg_maps *maps, const char *path, char *why,
+                      size_t whylen)
 {
 	char local[600];
 	struct sg_elf *elf;
@@ -85,8 +85,8 @@ static int probe_file(struct sg_pyproc *pp, const struct sg_maps *maps, const ch
 	pp->interp_head_sym = live_symbol(elf, bias, "interp_head");
 	pp->tstate_current = live_symbol(elf, bias, "_PyThreadState_Current");
 	pp->code_type = live_symbol(elf, bias, "PyCode_Type");
-	pp->str_type = live_symbol(elf, bias, pp->version.major == 2 ? "PyString_Type"
-								     : "PyUnicode_Type");
+	pp->str_type =
+	    live_symbol(elf, bias, pp->version.major == 2 ? "PyString_Type" : "PyUnicode_Type");
 	err = choose_layout(pp, why, whylen);
 	if (err)
 		goto out_free;
@@ -144,8 +144,8 @@ out_release:
 int sg_pyproc_interp_head(struct sg_pyproc *pp, uint64_t *interp)
 {
 	uint64_t at = pp->layout.head_kind == SG_HEAD_RUNTIME
-			      ? pp->runtime + pp->layout.runtime.interp_head
-			      : pp->interp_head_sym;
+	                  ? pp->runtime + pp->layout.runtime.interp_head
+	                  : pp->interp_head_sym;
 	int err = sg_mem_read_ptr(&pp->mem, at, interp);
 
 	if (err)
@@ -166,10 +166,9 @@ int sg_pyproc_gil_holder(struct sg_pyproc *pp, uint64_t interp, uint64_t *tstate
 		return sg_mem_read_ptr(&pp->mem, pp->tstate_current, tstate);
 	case SG_GIL_RUNTIME:
 		return sg_mem_read_ptr(&pp->mem, pp->runtime + l->runtime.gil_tstate_current,
-				       tstate);
+		                       tstate);
 	case SG_GIL_INTERP:
-		err = sg_mem_read(&pp->mem, interp + l->interp.gil_locked, &locked,
-				  sizeof(locked));
+		err = sg_mem_read(&pp->mem, interp + l->interp.gil_locked, &locked, sizeof(locked));
 		if (err)
 			return err;
 		if (!locked)

@@ -65,7 +65,7 @@ size_t sg_pystr_utf8(const void *chars, size_t count, unsigned width, char *buf,
 }
 
 static int read_bytes_object(struct sg_mem *mem, const struct sg_pylayout *l, uint64_t addr,
-			     char *buf, size_t len)
+                             char *buf, size_t len)
 {
 	int64_t size;
 	size_t n;
@@ -84,7 +84,7 @@ static int read_bytes_object(struct sg_mem *mem, const struct sg_pylayout *l, ui
 }
 
 int sg_pystr_read(struct sg_mem *mem, const struct sg_pylayout *layout, uint64_t type_addr,
-		  uint64_t addr, char *buf, size_t len)
+                  uint64_t addr, char *buf, size_t len)
 {
 	uint8_t head[128];
 	uint8_t chars[SG_PYSTR_MAX_CHARS * 4];
@@ -120,8 +120,8 @@ int sg_pystr_read(struct sg_mem *mem, const struct sg_pylayout *layout, uint64_t
 	width = STATE_KIND(state);
 	if (width != 1 && width != 2 && width != 4)
 		return SG_ECORRUPT;
-	data = addr + (STATE_ASCII(state) ? layout->unicode.ascii_data
-					  : layout->unicode.compact_data);
+	data =
+	    addr + (STATE_ASCII(state) ? layout->unicode.ascii_data : layout->unicode.compact_data);
 	count = (size_t)length < SG_PYSTR_MAX_CHARS ? (size_t)length : SG_PYSTR_MAX_CHARS;
 	err = sg_mem_read(mem, data, chars, count * width);
 	if (err)

@@ -24,7 +24,7 @@
  * always suffices). Returns 0, SG_EREAD, or SG_ECORRUPT when the object is
  * not a string (a torn pointer). */
 int sg_pystr_read(struct sg_mem *mem, const struct sg_pylayout *layout, uint64_t type_addr,
-		  uint64_t addr, char *buf, size_t len);
+                  uint64_t addr, char *buf, size_t len);
 
 /* Encode count code points of the given width (1, 2 or 4 bytes each, native
  * endian) as UTF-8 into buf, NUL-terminated, cutting at a whole character

@@ -18,9 +18,9 @@
 #include "target/proc.h"
 #include "util/err.h"
 
-#define MAX_THREADS 1024
+#define MAX_THREADS      1024
 #define MAX_DICT_ENTRIES 65536
-#define NAME_MAX_BYTES 128
+#define NAME_MAX_BYTES   128
 /* With a thread unknown, read _active again at most this often; find it
  * afresh from interp->modules at least this often. */
 #define REFRESH_MIN_NS (20 * 1000 * 1000ull)
@@ -28,21 +28,21 @@
 
 /* PyDictKeysObject fields per dict kind (the struct is the same for every
  * version of a kind; 3.11's gained nothing until free threading). */
-#define KEYS36_SIZE 8
-#define KEYS36_NENTRIES 32
-#define KEYS36_INDICES 40
-#define KEYS311_LOG2_SIZE 8
+#define KEYS36_SIZE              8
+#define KEYS36_NENTRIES          32
+#define KEYS36_INDICES           40
+#define KEYS311_LOG2_SIZE        8
 #define KEYS311_LOG2_INDEX_BYTES 9
-#define KEYS311_KIND 10
-#define KEYS311_NENTRIES 24
-#define KEYS311_INDICES 32
-#define KEYS311_GENERAL 0 /* DICT_KEYS_GENERAL: entries carry a hash */
+#define KEYS311_KIND             10
+#define KEYS311_NENTRIES         24
+#define KEYS311_INDICES          32
+#define KEYS311_GENERAL          0 /* DICT_KEYS_GENERAL: entries carry a hash */
 
-#define OB_TYPE 8
-#define OB_SIZE 16 /* ob_size, or lv_tag on 3.12+ */
-#define MANAGED_DICT (-3 * 8)
+#define OB_TYPE            8
+#define OB_SIZE            16 /* ob_size, or lv_tag on 3.12+ */
+#define MANAGED_DICT       (-3 * 8)
 #define MANAGED_VALUES_311 (-4 * 8)
-#define INLINE_VALID_313 3 /* PyDictValues.valid */
+#define INLINE_VALID_313   3 /* PyDictValues.valid */
 
 struct thread_name {
 	uint64_t ident;
@@ -105,7 +105,7 @@ static int read_u8(struct sg_pythreads *t, uint64_t addr, uint8_t *v)
 
 /* Copy count entries of stride bytes (key at key_at, value at value_at). */
 static int copy_entries(struct sg_pythreads *t, uint64_t at, size_t count, size_t stride,
-			size_t key_at, size_t value_at, uint64_t split_values, struct entries *out)
+                        size_t key_at, size_t value_at, uint64_t split_values, struct entries *out)
 {
 	uint8_t buf[24 * 64];
 
@@ -139,7 +139,7 @@ static int copy_entries(struct sg_pythreads *t, uint64_t at, size_t count, size_
 
 /* The entries of a keys object; values from split_values when nonzero. */
 static int keys_entries(struct sg_pythreads *t, uint64_t keys, uint64_t split_values,
-			struct entries *out)
+                        struct entries *out)
 {
 	const struct sg_pylayout *l = &t->proc->layout;
 	uint64_t size, nentries;
@@ -158,7 +158,7 @@ static int keys_entries(struct sg_pythreads *t, uint64_t keys, uint64_t split_va
 			return SG_ECORRUPT;
 		index_bytes = size <= 0xff ? 1 : size <= 0xffff ? 2 : 4;
 		return copy_entries(t, keys + KEYS36_INDICES + size * index_bytes, nentries, 24, 8,
-				    16, split_values, out);
+		                    16, split_values, out);
 	}
 	err = read_u8(t, keys + KEYS311_LOG2_SIZE, &log2_size);
 	if (!err)
@@ -173,9 +173,9 @@ static int keys_entries(struct sg_pythreads *t, uint64_t keys, uint64_t split_va
 		return SG_ECORRUPT;
 	if (kind == KEYS311_GENERAL)
 		return copy_entries(t, keys + KEYS311_INDICES + (1ull << log2_index_bytes),
-				    nentries, 24, 8, 16, split_values, out);
-	return copy_entries(t, keys + KEYS311_INDICES + (1ull << log2_index_bytes), nentries, 16,
-			    0, 8, split_values, out);
+		                    nentries, 24, 8, 16, split_values, out);
+	return copy_entries(t, keys + KEYS311_INDICES + (1ull << log2_index_bytes), nentries, 16, 0,
+	                    8, split_values, out);
 }
 
 static int dict_entries(struct sg_pythreads *t, uint64_t dict, struct entries *out)
@@ -205,12 +205,12 @@ static bool str_equals(struct sg_pythreads *t, uint64_t obj, const char *want)
 	char buf[SG_PYSTR_MAX_CHARS * 4 + 1];
 
 	return sg_pystr_read(mem_of(t), &t->proc->layout, t->proc->str_type, obj, buf,
-			     sizeof(buf)) == 0 &&
+	                     sizeof(buf)) == 0 &&
 	       strcmp(buf, want) == 0;
 }
 
 static int find_str(struct sg_pythreads *t, const struct entries *e, const char *key,
-		    uint64_t *value)
+                    uint64_t *value)
 {
 	for (size_t i = 0; i < e->n; i++) {
 		if (str_equals(t, e->v[i].key, key)) {
@@ -234,7 +234,7 @@ static int dict_get(struct sg_pythreads *t, uint64_t dict, const char *key, uint
 
 /* An attribute kept in shared-key values: its index among the type's keys. */
 static int values_get(struct sg_pythreads *t, uint64_t type, uint64_t values, const char *name,
-		      uint64_t *value)
+                      uint64_t *value)
 {
 	const struct sg_pylayout *l = &t->proc->layout;
 	uint64_t keys;
@@ -263,8 +263,8 @@ static int attr_get(struct sg_pythreads *t, uint64_t obj, const char *name, uint
 		return err;
 	switch (l->obj.attr_kind) {
 	case SG_ATTR_DICTOFFSET:
-		err = sg_mem_read(mem_of(t), type + l->obj.type_dictoffset, &offset,
-				  sizeof(offset));
+		err =
+		    sg_mem_read(mem_of(t), type + l->obj.type_dictoffset, &offset, sizeof(offset));
 		if (!err && (offset <= 0 || offset > 4096))
 			err = SG_ECORRUPT;
 		if (!err)
@@ -287,7 +287,7 @@ static int attr_get(struct sg_pythreads *t, uint64_t obj, const char *name, uint
 		err = read_u64(t, obj + MANAGED_DICT, &dict);
 		if (!err && !dict) {
 			err = sg_mem_read(mem_of(t), type + l->obj.type_basicsize, &offset,
-					  sizeof(offset));
+			                  sizeof(offset));
 			if (!err && (offset <= 0 || offset > 4096))
 				err = SG_ECORRUPT;
 			values = err ? 0 : obj + (uint64_t)offset;
@@ -383,7 +383,7 @@ static int refresh(struct sg_pythreads *t, bool rediscover)
 		if (int_value(t, e.v[i].key, &tn->ident) ||
 		    attr_get(t, e.v[i].value, attr, &name) ||
 		    sg_pystr_read(mem_of(t), l, t->proc->str_type, name, tn->name,
-				  sizeof(tn->name)))
+		                  sizeof(tn->name)))
 			continue;
 		t->n++;
 	}
@@ -426,7 +426,7 @@ uint64_t sg_pythreads_generation(const struct sg_pythreads *names)
 }
 
 int sg_pythreads_name(struct sg_pythreads *names, const struct sg_pythread *th, char *buf,
-		      size_t len)
+                      size_t len)
 {
 	uint64_t now = now_ns();
 	uint64_t age = now - names->refreshed_ns;

@@ -28,7 +28,7 @@ void sg_pythreads_free(struct sg_pythreads *names);
  * kernel's (worth asking again later), or a negative sg_err when no name
  * could be read at all. */
 int sg_pythreads_name(struct sg_pythreads *names, const struct sg_pythread *th, char *buf,
-		      size_t len);
+                      size_t len);
 
 /* Changes whenever names are read again, so callers know when a name they
  * kept may be stale. */

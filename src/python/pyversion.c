@@ -58,7 +58,7 @@ static bool match_at(const uint8_t *buf, size_t len, size_t at, struct sg_pyvers
 }
 
 int sg_pyversion_scan(const uint8_t *buf, size_t len, unsigned want_major, unsigned want_minor,
-		      struct sg_pyversion *v)
+                      struct sg_pyversion *v)
 {
 	for (size_t at = 0; at < len; at++) {
 		struct sg_pyversion cand;
@@ -105,8 +105,8 @@ int sg_pyversion_detect(const struct sg_elf *elf, struct sg_pyversion *v)
 	if (sg_elf_section(elf, ".rodata", &rodata, &rodata_len))
 		rodata_len = 0;
 	if (from_soname(elf, v) == 0) {
-		if (rodata_len && sg_pyversion_scan(rodata, rodata_len, v->major, v->minor,
-						    &scanned) == 0)
+		if (rodata_len &&
+		    sg_pyversion_scan(rodata, rodata_len, v->major, v->minor, &scanned) == 0)
 			v->micro = scanned.micro;
 		return 0;
 	}

@@ -31,6 +31,6 @@ int sg_pyversion_detect(const struct sg_elf *elf, struct sg_pyversion *v);
  * by a digit or '.'. When want_major is nonzero only M == want_major and
  * N == want_minor match. Returns 0 for the first match, SG_ENOTPY for none. */
 int sg_pyversion_scan(const uint8_t *buf, size_t len, unsigned want_major, unsigned want_minor,
-		      struct sg_pyversion *v);
+                      struct sg_pyversion *v);
 
 #endif

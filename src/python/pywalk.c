@@ -6,7 +6,7 @@
 #include "target/proc.h"
 #include "util/err.h"
 
-#define OB_TYPE 8         /* PyObject.ob_type, after ob_refcnt */
+#define OB_TYPE      8    /* PyObject.ob_type, after ob_refcnt */
 #define PTHREAD_SCAN 2048 /* glibc keeps the tid well inside this */
 
 /* Struct copies are bounded by the row's sizes; this bounds the rows. */
@@ -112,7 +112,7 @@ int sg_pywalk_thread(struct sg_pywalker *w, uint64_t tstate, struct sg_pythread 
 		out->top_frame = 0;
 		if (cframe)
 			return sg_mem_read_ptr(&w->proc->mem, cframe + l->tstate.cframe_current,
-					       &out->top_frame);
+			                       &out->top_frame);
 		return 0;
 	}
 	out->top_frame = u64_at(buf, l->tstate.frame);
@@ -159,7 +159,7 @@ static int64_t frame_offset(const struct sg_pylayout *l, const uint8_t *frame, u
 }
 
 int sg_pywalk_frames(struct sg_pywalker *w, uint64_t top_frame, struct sg_pyframe_raw *frames,
-		     size_t max, size_t *depth, bool *truncated)
+                     size_t max, size_t *depth, bool *truncated)
 {
 	const struct sg_pylayout *l = &w->proc->layout;
 	uint8_t buf[MAX_COPY];

@@ -69,6 +69,6 @@ int sg_pywalk_thread(struct sg_pywalker *w, uint64_t tstate, struct sg_pythread 
  * (capacity max). *depth receives the frames written, *truncated whether
  * more were left. Returns 0, SG_EREAD or SG_ECORRUPT (torn: retry). */
 int sg_pywalk_frames(struct sg_pywalker *w, uint64_t top_frame, struct sg_pyframe_raw *frames,
-		     size_t max, size_t *depth, bool *truncated);
+                     size_t max, size_t *depth, bool *truncated);
 
 #endif

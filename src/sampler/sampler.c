@@ -35,10 +35,10 @@ enum proc_state {
 struct proc {
 	pid_t pid;
 	enum proc_state state;
-	unsigned probes;   /* failed sg_pyproc_open calls for exe */
-	char exe[256];     /* what it ran when last probed */
-	int open_err;      /* the last sg_pyproc_open failure */
-	char why[512];     /* and its message */
+	unsigned probes; /* failed sg_pyproc_open calls for exe */
+	char exe[256];   /* what it ran when last probed */
+	int open_err;    /* the last sg_pyproc_open failure */
+	char why[512];   /* and its message */
 	struct sg_pyproc pp;
 	struct sg_pywalker walker;
 	struct sg_pycodes *codes;
@@ -129,7 +129,7 @@ static void record_version(struct sampler *s, const struct proc *pr)
 	if (s->meta->python_version[0])
 		return;
 	snprintf(text, sizeof(text), "%u.%u.%u", pr->pp.version.major, pr->pp.version.minor,
-		 pr->pp.version.micro);
+	         pr->pp.version.micro);
 	sg_profile_set_meta_str(s->profile, &s->meta->python_version, text);
 }
 
@@ -172,7 +172,7 @@ static int probe_proc(struct sampler *s, struct proc *pr, bool main)
 
 /* The profile frame for one raw frame, interned once per (code, line). */
 static int frame_id(struct sampler *s, struct proc *pr, const struct sg_pyframe_raw *raw,
-		    uint32_t *id)
+                    uint32_t *id)
 {
 	const struct sg_pycode *code;
 	struct sg_frame frame = {.type = SG_FRAME_PYTHON};
@@ -182,8 +182,8 @@ static int frame_id(struct sampler *s, struct proc *pr, const struct sg_pyframe_
 	err = sg_pycodes_get(pr->codes, &raw->code, &code);
 	if (err)
 		return err;
-	line = s->opts->function ? code->id.firstlineno
-				 : sg_pycode_line(pr->codes, code, raw->offset);
+	line =
+	    s->opts->function ? code->id.firstlineno : sg_pycode_line(pr->codes, code, raw->offset);
 	key = (uint64_t)code->serial << 32 | (uint32_t)line;
 	if (sg_u64map_get(&pr->frame_ids, key, &value)) {
 		*id = (uint32_t)value;
@@ -202,7 +202,7 @@ static int frame_id(struct sampler *s, struct proc *pr, const struct sg_pyframe_
 
 /* Walk one thread, retrying torn walks from a fresh thread state. */
 static int walk_thread(struct sampler *s, struct proc *pr, struct sg_pythread *th, size_t *depth,
-		       bool *truncated)
+                       bool *truncated)
 {
 	int err = 0;
 
@@ -218,7 +218,7 @@ static int walk_thread(struct sampler *s, struct proc *pr, struct sg_pythread *t
 			return 0;
 		}
 		err = sg_pywalk_frames(&pr->walker, th->top_frame, s->raw, SG_PYWALK_MAX_DEPTH,
-				       depth, truncated);
+		                       depth, truncated);
 		if (err != SG_ECORRUPT && err != SG_EREAD)
 			return err;
 	}
@@ -261,7 +261,7 @@ static void count_drop(struct sampler *s, int err)
 }
 
 static int sample_thread(struct sampler *s, struct proc *pr, struct sg_pythread *th,
-			 uint64_t gil_holder)
+                         uint64_t gil_holder)
 {
 	struct sg_labels labels = {.pid = pr->pid, .tid = th->tid};
 	bool running = true, truncated = false;
@@ -294,7 +294,8 @@ static int sample_thread(struct sampler *s, struct proc *pr, struct sg_pythread 
 		s->meta->dropped_depth++;
 	stack = sg_profile_stack_id(s->profile, s->stack, depth);
 	labels.thread_name = thread_name_id(s, pr, th);
-	labels.flags = (running ? 0 : SG_SAMPLE_IDLE) | (th->tstate == gil_holder ? SG_SAMPLE_GIL : 0);
+	labels.flags =
+	    (running ? 0 : SG_SAMPLE_IDLE) | (th->tstate == gil_holder ? SG_SAMPLE_GIL : 0);
 	if (stack == UINT32_MAX || labels.thread_name == UINT32_MAX)
 		return SG_ENOMEM;
 	return sg_profile_add(s->profile, stack, &labels, 1, s->period_ns);
@@ -318,10 +319,10 @@ static int sample_proc(struct sampler *s, struct proc *pr)
 		size_t nthreads = 0;
 
 		err = sg_mem_read_ptr(&pr->pp.mem, interp + pr->pp.layout.interp.tstate_head,
-				      &fields[0]);
+		                      &fields[0]);
 		if (!err)
 			err = sg_mem_read_ptr(&pr->pp.mem, interp + pr->pp.layout.interp.next,
-					      &fields[1]);
+			                      &fields[1]);
 		if (err)
 			return err;
 		for (tstate = fields[0]; tstate && nthreads < SG_PYWALK_MAX_THREADS; nthreads++) {
@@ -431,10 +432,10 @@ static int run_loop(struct sampler *s, volatile sig_atomic_t *stop)
 		 * a tenth of a period either way only moves the wake-up. */
 		uint64_t grid = start + tick * s->period_ns;
 		int64_t jitter = (int64_t)(next_random(s) % (s->period_ns / 5 + 1)) -
-				 (int64_t)(s->period_ns / 10);
+		                 (int64_t)(s->period_ns / 10);
 		uint64_t deadline = grid + (uint64_t)jitter, now;
 		struct timespec ts = {.tv_sec = (time_t)(deadline / NS_PER_S),
-				      .tv_nsec = (long)(deadline % NS_PER_S)};
+		                      .tv_nsec = (long)(deadline % NS_PER_S)};
 
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		if (*stop)
@@ -482,13 +483,13 @@ static int first_error(struct sampler *s, char *why, size_t whylen)
 	snprintf(why, whylen, "%s", first->why[0] ? first->why : "no CPython process was found");
 	if (s->opts->launched)
 		snprintf(why, whylen, "the program (pid %d) exited without running CPython",
-			 (int)first->pid);
+		         (int)first->pid);
 	return SG_ENOTPY;
 }
 
 int sg_sampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_profile *p,
-		   struct sg_sampler_stats *stats, volatile sig_atomic_t *stop, char *why,
-		   size_t whylen)
+                   struct sg_sampler_stats *stats, volatile sig_atomic_t *stop, char *why,
+                   size_t whylen)
 {
 	struct sampler s = {.opts = opts, .profile = p, .stats = stats};
 	struct timespec wall;
@@ -519,9 +520,9 @@ int sg_sampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_prof
 		snprintf(why, whylen, "no process with pid %d (is it still running?)", (int)pid);
 	else if (err == SG_EPERM)
 		snprintf(why, whylen,
-			 "not allowed to read process %d: run as its user or as root, or "
-			 "grant CAP_SYS_PTRACE (and check /proc/sys/kernel/yama/ptrace_scope)",
-			 (int)pid);
+		         "not allowed to read process %d: run as its user or as root, or "
+		         "grant CAP_SYS_PTRACE (and check /proc/sys/kernel/yama/ptrace_scope)",
+		         (int)pid);
 	else if (err == SG_ENOSYS)
 		snprintf(why, whylen, "%s", sg_err_str(err));
 	else if (err && s.nprocs)

@@ -20,13 +20,13 @@
 #include "profile/profile.h"
 
 struct sg_sampler_opts {
-	double rate_hz;     /* > 0 */
-	double duration_s;  /* 0: until the target exits or *stop */
-	enum sg_mode mode;  /* cpu: threads on a CPU only; wall: every thread */
-	bool gil;           /* only the thread holding the GIL */
-	bool function;      /* frames by function (first line), not by line */
-	bool subprocesses;  /* also sample descendants, as they appear */
-	bool launched;      /* we started pid: reap it, stop it when done */
+	double rate_hz;    /* > 0 */
+	double duration_s; /* 0: until the target exits or *stop */
+	enum sg_mode mode; /* cpu: threads on a CPU only; wall: every thread */
+	bool gil;          /* only the thread holding the GIL */
+	bool function;     /* frames by function (first line), not by line */
+	bool subprocesses; /* also sample descendants, as they appear */
+	bool launched;     /* we started pid: reap it, stop it when done */
 };
 
 /* What the sampler itself measured, for the summary. */
@@ -46,7 +46,7 @@ struct sg_sampler_stats {
  * its version is not supported, we may not read it.
  */
 int sg_sampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_profile *p,
-		   struct sg_sampler_stats *stats, volatile sig_atomic_t *stop, char *why,
-		   size_t whylen);
+                   struct sg_sampler_stats *stats, volatile sig_atomic_t *stop, char *why,
+                   size_t whylen);
 
 #endif

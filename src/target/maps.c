@@ -14,8 +14,8 @@ static int parse_line(const char *line, struct sg_map *m)
 	unsigned long long start, end, offset;
 	char perms[8];
 
-	if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset,
-		   &path_at) < 4 ||
+	if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset, &path_at) <
+	        4 ||
 	    path_at < 0)
 		return SG_ECORRUPT;
 	m->start = start;
@@ -83,7 +83,7 @@ void sg_maps_release(struct sg_maps *maps)
 }
 
 const struct sg_map *sg_maps_find_file_offset(const struct sg_maps *maps, const char *path,
-					      uint64_t off)
+                                              uint64_t off)
 {
 	for (size_t i = 0; i < maps->n; i++) {
 		const struct sg_map *m = &maps->maps[i];

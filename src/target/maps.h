@@ -30,7 +30,7 @@ void sg_maps_release(struct sg_maps *maps);
 
 /* The mapping of path that covers file offset off, or NULL. */
 const struct sg_map *sg_maps_find_file_offset(const struct sg_maps *maps, const char *path,
-					      uint64_t off);
+                                              uint64_t off);
 
 /* A path under which this process can open a file the target maps: through
  * /proc/PID/root, so files in another mount namespace (containers) resolve.

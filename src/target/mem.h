@@ -37,7 +37,7 @@ int sg_mem_read_ptr(struct sg_mem *mem, uint64_t addr, uint64_t *out);
  * Clear it before every walk so each sample sees fresh memory. Embedded
  * (~260 KiB); allocate it once, not on the stack.
  */
-#define SG_MEMCACHE_PAGE 4096u
+#define SG_MEMCACHE_PAGE  4096u
 #define SG_MEMCACHE_SLOTS 64u
 
 struct sg_memcache {

@@ -16,7 +16,10 @@ struct sg_strbuf {
 	size_t cap;
 };
 
-#define SG_STRBUF_INIT {NULL, 0, 0}
+#define SG_STRBUF_INIT                                                                             \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void sg_strbuf_release(struct sg_strbuf *sb);
 /* Forget the contents, keep the memory. */
@@ -24,7 +27,7 @@ void sg_strbuf_reset(struct sg_strbuf *sb);
 int sg_strbuf_add(struct sg_strbuf *sb, const char *data, size_t len);
 int sg_strbuf_addstr(struct sg_strbuf *sb, const char *s);
 int sg_strbuf_addf(struct sg_strbuf *sb, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Hand the string to the caller, who frees it; sb is left empty. NULL when
  * nothing was ever added. */
 char *sg_strbuf_detach(struct sg_strbuf *sb);

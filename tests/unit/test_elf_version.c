@@ -63,10 +63,10 @@ static void test_not_elf(void **state)
 static void test_scan(void **state)
 {
 	static const uint8_t rodata[] = "x\0/opt/py/3.9.18\0" /* merged tail */
-					"13.9.1\0"             /* preceded by a digit */
-					"3.10.0rc2\0"
-					"2.7.18+\0"
-					"3.11.x\0";
+	                                "13.9.1\0"            /* preceded by a digit */
+	                                "3.10.0rc2\0"
+	                                "2.7.18+\0"
+	                                "3.11.x\0";
 	struct sg_pyversion v;
 
 	(void)state;
@@ -87,14 +87,14 @@ static void test_scan(void **state)
 static int ask_python(const char *python, char *file, size_t len, struct sg_pyversion *v)
 {
 	static const char script[] =
-		"import sys, sysconfig, os\n"
-		"lib = sysconfig.get_config_var('LDLIBRARY') or ''\n"
-		"libdir = sysconfig.get_config_var('LIBDIR') or ''\n"
-		"shared = sysconfig.get_config_var('Py_ENABLE_SHARED')\n"
-		"so = os.path.join(libdir, lib)\n"
-		"f = so if shared and os.path.exists(so) else os.path.realpath(sys.executable)\n"
-		"sys.stdout.write('%d %d %d %s' % (sys.version_info[0], sys.version_info[1], "
-		"sys.version_info[2], f))\n";
+	    "import sys, sysconfig, os\n"
+	    "lib = sysconfig.get_config_var('LDLIBRARY') or ''\n"
+	    "libdir = sysconfig.get_config_var('LIBDIR') or ''\n"
+	    "shared = sysconfig.get_config_var('Py_ENABLE_SHARED')\n"
+	    "so = os.path.join(libdir, lib)\n"
+	    "f = so if shared and os.path.exists(so) else os.path.realpath(sys.executable)\n"
+	    "sys.stdout.write('%d %d %d %s' % (sys.version_info[0], sys.version_info[1], "
+	    "sys.version_info[2], f))\n";
 	char cmd[1024];
 	FILE *p;
 	int got;
@@ -127,7 +127,7 @@ static void test_detect_every_local_python(void **state)
 
 	(void)state;
 	snprintf(pattern, sizeof(pattern), "%s/.pyenv/versions/*/bin/python",
-		 home ? home : "/root");
+	         home ? home : "/root");
 	glob(pattern, 0, NULL, &g);
 	for (size_t i = 0; i <= g.gl_pathc; i++) {
 		const char *python = i < g.gl_pathc ? g.gl_pathv[i] : "/usr/bin/python3";
@@ -165,10 +165,10 @@ static void test_detect_every_local_python(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_symbols_of_self),
-		cmocka_unit_test(test_not_elf),
-		cmocka_unit_test(test_scan),
-		cmocka_unit_test(test_detect_every_local_python),
+	    cmocka_unit_test(test_symbols_of_self),
+	    cmocka_unit_test(test_not_elf),
+	    cmocka_unit_test(test_scan),
+	    cmocka_unit_test(test_detect_every_local_python),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,14 +25,13 @@ static uint32_t frame(struct sg_profile *p, const char *name, const char *file, 
 }
 
 static void add(struct sg_profile *p, const uint32_t *frames, size_t n, pid_t tid,
-		const char *thread, uint32_t flags, uint64_t count)
+                const char *thread, uint32_t flags, uint64_t count)
 {
 	struct sg_labels labels = {.pid = 100, .tid = tid, .flags = flags};
 
 	labels.thread_name = sg_profile_intern(p, thread, strlen(thread));
-	assert_int_equal(sg_profile_add(p, sg_profile_stack_id(p, frames, n), &labels, count,
-					count * 1000),
-			 0);
+	assert_int_equal(
+	    sg_profile_add(p, sg_profile_stack_id(p, frames, n), &labels, count, count * 1000), 0);
 }
 
 static void test_interning(void **state)
@@ -62,7 +61,8 @@ static void test_interning(void **state)
 	assert_int_equal(n, 2);
 	/* Meta strings are never NULL. */
 	assert_string_equal(sg_profile_meta(p)->command, "");
-	assert_int_equal(sg_profile_set_meta_str(p, &sg_profile_meta(p)->command, "python x.py"), 0);
+	assert_int_equal(sg_profile_set_meta_str(p, &sg_profile_meta(p)->command, "python x.py"),
+	                 0);
 	assert_string_equal(sg_profile_meta_const(p)->command, "python x.py");
 	sg_profile_free(p);
 	sg_profile_free(NULL);
@@ -124,8 +124,8 @@ static void test_report_self_total(void **state)
 	f[1] = frame(p, "rec", "m.py", 5);
 	f[2] = frame(p, "rec", "m.py", 6); /* another line of the same function */
 	f[3] = frame(p, "leaf", "m.py", 9);
-	add(p, f, 4, 1, "t", 0, 6);          /* main;rec;rec;leaf */
-	add(p, f, 3, 1, "t", 0, 3);          /* main;rec;rec */
+	add(p, f, 4, 1, "t", 0, 6);                  /* main;rec;rec;leaf */
+	add(p, f, 3, 1, "t", 0, 3);                  /* main;rec;rec */
 	add(p, (uint32_t[]){f[0]}, 1, 1, "t", 0, 1); /* main */
 	n = sg_report_top_self(p, rows, 8);
 	assert_int_equal(n, 3);
@@ -180,10 +180,10 @@ static void test_collapsed_text_and_round_trip(void **state)
 	add(p, f, 3, 8, "worker-1", SG_SAMPLE_IDLE, 2);
 	text = write_to_string(p, &opts);
 	assert_string_equal(text,
-			    "process 100: python app.py;thread 7: MainThread;<module> (app.py:10);"
-			    "Worker.run (app.py:20) 5\n"
-			    "process 100: python app.py;thread 8: worker-1;<module> (app.py:10);"
-			    "Worker.run (app.py:20);odd:name;[idle] 2\n");
+	                    "process 100: python app.py;thread 7: MainThread;<module> (app.py:10);"
+	                    "Worker.run (app.py:20) 5\n"
+	                    "process 100: python app.py;thread 8: worker-1;<module> (app.py:10);"
+	                    "Worker.run (app.py:20);odd:name;[idle] 2\n");
 	q = read_from_string(text, &err, msg, sizeof(msg));
 	assert_int_equal(err, 0);
 	assert_int_equal(sg_profile_total(q), 7);
@@ -195,8 +195,9 @@ static void test_collapsed_text_and_round_trip(void **state)
 	/* Without roots, only the frames and the idle leaf are written. */
 	opts.threads = opts.processes = false;
 	text = write_to_string(p, &opts);
-	assert_string_equal(text, "<module> (app.py:10);Worker.run (app.py:20) 5\n"
-				  "<module> (app.py:10);Worker.run (app.py:20);odd:name;[idle] 2\n");
+	assert_string_equal(text,
+	                    "<module> (app.py:10);Worker.run (app.py:20) 5\n"
+	                    "<module> (app.py:10);Worker.run (app.py:20);odd:name;[idle] 2\n");
 	free(text);
 	sg_profile_free(q);
 	sg_profile_free(p);
@@ -205,15 +206,15 @@ static void test_collapsed_text_and_round_trip(void **state)
 static void test_collapsed_rejects_malformed(void **state)
 {
 	static const char *const bad[] = {
-		"main (a.py:1)\n",                     /* no count */
-		"main (a.py:1) 0\n",                   /* zero */
-		"main (a.py:1) -3\n",                  /* negative */
-		"main (a.py:1) 99999999999999999999999\n", /* overflow */
-		"main;;leaf 3\n",                      /* empty frame */
-		"main 3x\n",                           /* trailing junk */
-		"thread 5: x 3\n",                     /* roots only: no frames */
-		"",                                    /* empty file */
-		"a 1\nb\n",                            /* second line bad */
+	    "main (a.py:1)\n",                         /* no count */
+	    "main (a.py:1) 0\n",                       /* zero */
+	    "main (a.py:1) -3\n",                      /* negative */
+	    "main (a.py:1) 99999999999999999999999\n", /* overflow */
+	    "main;;leaf 3\n",                          /* empty frame */
+	    "main 3x\n",                               /* trailing junk */
+	    "thread 5: x 3\n",                         /* roots only: no frames */
+	    "",                                        /* empty file */
+	    "a 1\nb\n",                                /* second line bad */
 	};
 	char msg[128];
 	int err;
@@ -245,13 +246,13 @@ static void test_format_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_interning),
-		cmocka_unit_test(test_aggregation),
-		cmocka_unit_test(test_many_stacks),
-		cmocka_unit_test(test_report_self_total),
-		cmocka_unit_test(test_collapsed_text_and_round_trip),
-		cmocka_unit_test(test_collapsed_rejects_malformed),
-		cmocka_unit_test(test_format_table),
+	    cmocka_unit_test(test_interning),
+	    cmocka_unit_test(test_aggregation),
+	    cmocka_unit_test(test_many_stacks),
+	    cmocka_unit_test(test_report_self_total),
+	    cmocka_unit_test(test_collapsed_text_and_round_trip),
+	    cmocka_unit_test(test_collapsed_rejects_malformed),
+	    cmocka_unit_test(test_format_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,9 +69,9 @@ static void test_u64map(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_utf8_widths),
-		cmocka_unit_test(test_utf8_cuts_whole_characters),
-		cmocka_unit_test(test_u64map),
+	    cmocka_unit_test(test_utf8_widths),
+	    cmocka_unit_test(test_utf8_cuts_whole_characters),
+	    cmocka_unit_test(test_u64map),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

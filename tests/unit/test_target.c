@@ -133,11 +133,9 @@ static void test_proc_facts(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mem_reads_self),
-		cmocka_unit_test(test_mem_gone),
-		cmocka_unit_test(test_memcache_spans_pages),
-		cmocka_unit_test(test_maps_find_self),
-		cmocka_unit_test(test_proc_facts),
+	    cmocka_unit_test(test_mem_reads_self),       cmocka_unit_test(test_mem_gone),
+	    cmocka_unit_test(test_memcache_spans_pages), cmocka_unit_test(test_maps_find_self),
+	    cmocka_unit_test(test_proc_facts),
 	};
 
 	(void)argc;

@@ -25,8 +25,8 @@
 #endif
 
 #define ROW(field, value) printf("\t\t." #field " = %zu,\n", (size_t)(value))
-#define MAX2(a, b) ((a) > (b) ? (a) : (b))
-#define MAX3(a, b, c) MAX2(MAX2(a, b), c)
+#define MAX2(a, b)        ((a) > (b) ? (a) : (b))
+#define MAX3(a, b, c)     MAX2(MAX2(a, b), c)
 
 int main(void)
 {
@@ -85,10 +85,12 @@ int main(void)
 	 * in large arrays the walk never needs. */
 #if PY_VERSION_HEX >= 0x030b0000
 	ROW(size, MAX3(offsetof(PyThreadState, cframe), offsetof(PyThreadState, thread_id),
-		       offsetof(PyThreadState, native_thread_id)) + 8);
+	               offsetof(PyThreadState, native_thread_id)) +
+	              8);
 #else
 	ROW(size, MAX3(offsetof(PyThreadState, next), offsetof(PyThreadState, frame),
-		       offsetof(PyThreadState, thread_id)) + 8);
+	               offsetof(PyThreadState, thread_id)) +
+	              8);
 #endif
 	ROW(next, offsetof(PyThreadState, next));
 #if PY_VERSION_HEX >= 0x030b0000
@@ -137,10 +139,10 @@ int main(void)
 	ROW(dict_values, offsetof(PyDictObject, ma_table));
 	ROW(int_value, offsetof(PyIntObject, ob_ival));
 #else
-	printf("\t\t.dict_kind = %s,\n", PY_VERSION_HEX >= 0x030b0000 ? "SG_DICT_KEYS311"
-									: "SG_DICT_KEYS36");
-	printf("\t\t.int_kind = %s,\n", PY_VERSION_HEX >= 0x030c0000 ? "SG_INT_LVTAG"
-								       : "SG_INT_OBSIZE");
+	printf("\t\t.dict_kind = %s,\n",
+	       PY_VERSION_HEX >= 0x030b0000 ? "SG_DICT_KEYS311" : "SG_DICT_KEYS36");
+	printf("\t\t.int_kind = %s,\n",
+	       PY_VERSION_HEX >= 0x030c0000 ? "SG_INT_LVTAG" : "SG_INT_OBSIZE");
 	ROW(dict_keys, offsetof(PyDictObject, ma_keys));
 	ROW(dict_values, offsetof(PyDictObject, ma_values));
 #if PY_VERSION_HEX >= 0x030c0000
