@@ -21,6 +21,7 @@ enum slot {
 	TSTATE_CURRENT_FRAME = 23,
 	TSTATE_THREAD_ID = 24,
 	TSTATE_NATIVE_THREAD_ID = 25,
+	TSTATE_DATASTACK_CHUNK = 26,
 	FRAME_SIZE = 28,
 	FRAME_PREVIOUS = 29,
 	FRAME_EXECUTABLE = 30,
@@ -145,6 +146,9 @@ int sg_pylayout_from_debug_offsets(const void *buf_in, size_t len, struct sg_pyl
 	err |= field(buf, TSTATE_CURRENT_FRAME, l.tstate.size, 8, &l.tstate.frame);
 	err |= field(buf, TSTATE_THREAD_ID, l.tstate.size, 8, &l.tstate.thread_id);
 	err |= field(buf, TSTATE_NATIVE_THREAD_ID, l.tstate.size, 8, &l.tstate.native_thread_id);
+	/* datastack_top follows datastack_chunk (Include/cpython/pystate.h). */
+	err |= field(buf, TSTATE_DATASTACK_CHUNK, l.tstate.size - 8, 8, &l.tstate.datastack_chunk);
+	l.tstate.datastack_top = l.tstate.datastack_chunk + 8;
 	err |= field(buf, FRAME_PREVIOUS, l.frame.size, 8, &l.frame.back);
 	err |= field(buf, FRAME_EXECUTABLE, l.frame.size, 8, &l.frame.code);
 	err |= field(buf, FRAME_INSTR_PTR, l.frame.size, 8, &l.frame.lasti);

@@ -107,6 +107,8 @@ struct sg_pylayout {
 		uint32_t cframe_current;   /* _PyCFrame.current_frame (3.11, 3.12) */
 		uint32_t thread_id;        /* pthread_t of the thread */
 		uint32_t native_thread_id; /* kernel tid (3.11+), else 0 */
+		uint32_t datastack_chunk;  /* _PyStackChunk * holding frames (3.11+) */
+		uint32_t datastack_top;    /* first free slot of that chunk */
 	} tstate;
 
 	struct {

@@ -390,6 +390,8 @@ static const struct sg_pylayout py311 = {
 		.cframe = 56,
 		.cframe_current = 8,
 		.native_thread_id = 160,
+		.datastack_chunk = 296,
+		.datastack_top = 304,
 		.thread_id = 152,
 	},
 	.frame = {
@@ -457,6 +459,8 @@ static const struct sg_pylayout py312 = {
 		.cframe = 56,
 		.cframe_current = 0,
 		.native_thread_id = 144,
+		.datastack_chunk = 232,
+		.datastack_top = 240,
 		.thread_id = 136,
 	},
 	.frame = {

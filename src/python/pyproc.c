@@ -153,28 +153,54 @@ int sg_pyproc_interp_head(struct sg_pyproc *pp, uint64_t *interp)
 	return *interp ? 0 : SG_ENOTREADY;
 }
 
-int sg_pyproc_gil_holder(struct sg_pyproc *pp, uint64_t interp, uint64_t *tstate)
+/* A window of the interpreter state wider than this is read in parts. */
+#define INTERP_WINDOW 4096
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
+int sg_pyproc_interp_read(struct sg_pyproc *pp, uint64_t interp, struct sg_pyinterp *out)
 {
 	const struct sg_pylayout *l = &pp->layout;
+	bool gil_inside = l->gil_kind == SG_GIL_INTERP;
+	uint32_t lo = min_u32(l->interp.next, l->interp.tstate_head);
+	uint32_t hi = max_u32(l->interp.next, l->interp.tstate_head) + 8;
+	uint8_t window[INTERP_WINDOW];
 	int32_t locked;
 	int err;
 
+	if (gil_inside) {
+		lo = min_u32(lo, min_u32(l->interp.gil_locked, l->interp.gil_holder));
+		hi = max_u32(hi, max_u32(l->interp.gil_locked + 4, l->interp.gil_holder + 8));
+	}
+	if (hi - lo > sizeof(window))
+		return SG_ECORRUPT;
+	err = sg_mem_read(&pp->mem, interp + lo, window, hi - lo);
+	if (err)
+		return err;
+	memcpy(&out->tstate_head, window + l->interp.tstate_head - lo, 8);
+	memcpy(&out->next, window + l->interp.next - lo, 8);
+	out->gil_holder = 0;
 	switch (l->gil_kind) {
 	case SG_GIL_SYMBOL:
-		if (!pp->tstate_current)
-			break;
-		return sg_mem_read_ptr(&pp->mem, pp->tstate_current, tstate);
+		return pp->tstate_current
+		           ? sg_mem_read_ptr(&pp->mem, pp->tstate_current, &out->gil_holder)
+		           : 0;
 	case SG_GIL_RUNTIME:
 		return sg_mem_read_ptr(&pp->mem, pp->runtime + l->runtime.gil_tstate_current,
-		                       tstate);
+		                       &out->gil_holder);
 	case SG_GIL_INTERP:
-		err = sg_mem_read(&pp->mem, interp + l->interp.gil_locked, &locked, sizeof(locked));
-		if (err)
-			return err;
-		if (!locked)
-			break;
-		return sg_mem_read_ptr(&pp->mem, interp + l->interp.gil_holder, tstate);
+		memcpy(&locked, window + l->interp.gil_locked - lo, 4);
+		if (locked)
+			memcpy(&out->gil_holder, window + l->interp.gil_holder - lo, 8);
+		return 0;
 	}
-	*tstate = 0;
 	return 0;
 }

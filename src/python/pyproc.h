@@ -42,7 +42,14 @@ int sg_pyproc_open(pid_t pid, struct sg_pyproc *pp, char *why, size_t whylen);
  * initialised. */
 int sg_pyproc_interp_head(struct sg_pyproc *pp, uint64_t *interp);
 
-/* The thread state holding the GIL, 0 when none does. */
-int sg_pyproc_gil_holder(struct sg_pyproc *pp, uint64_t interp, uint64_t *tstate);
+/* What one sample needs of an interpreter state. */
+struct sg_pyinterp {
+	uint64_t tstate_head; /* first thread state */
+	uint64_t next;        /* next interpreter, 0 at the end */
+	uint64_t gil_holder;  /* thread state holding the GIL, 0 when none */
+};
+
+/* Read it with as few reads as the layout allows (one, on 3.12+). */
+int sg_pyproc_interp_read(struct sg_pyproc *pp, uint64_t interp, struct sg_pyinterp *out);
 
 #endif

@@ -363,10 +363,14 @@ static int refresh(struct sg_pythreads *t, bool rediscover)
 	struct entries e = {0};
 	int err = 0;
 
+	/* Scanning interp->modules costs hundreds of reads: only once a
+	 * second, however many threads the threading module does not list. */
+	if (!rediscover && !t->active)
+		return SG_ENOTPY;
 	t->n = 0;
 	t->ncomms = 0;
 	t->generation++;
-	if (rediscover || !t->active)
+	if (rediscover)
 		err = find_active(t, &t->active);
 	if (!err)
 		err = dict_entries(t, t->active, &e);
@@ -435,7 +439,7 @@ int sg_pythreads_name(struct sg_pythreads *names, const struct sg_pythread *th, 
 	/* Threads come and go: look again when one is unknown (not too
 	 * often), and every second in any case, as threads can be renamed. */
 	if (!names->refreshed_ns || age > REFRESH_MAX_NS || (!name && age > REFRESH_MIN_NS)) {
-		refresh(names, age > REFRESH_MAX_NS);
+		refresh(names, !names->refreshed_ns || age > REFRESH_MAX_NS);
 		names->refreshed_ns = now;
 		name = lookup(names->names, names->n, th->thread_id);
 	}

@@ -30,8 +30,10 @@ static int32_t i32_at(const uint8_t *buf, uint32_t off)
 
 int sg_pywalker_init(struct sg_pywalker *w, struct sg_pyproc *proc)
 {
+	memset(w, 0, sizeof(*w));
 	w->proc = proc;
 	w->tid_offset = -1;
+	sg_u64map_init(&w->known);
 	w->cache = malloc(sizeof(*w->cache));
 	if (!w->cache)
 		return SG_ENOMEM;
@@ -43,6 +45,9 @@ void sg_pywalker_release(struct sg_pywalker *w)
 {
 	free(w->cache);
 	w->cache = NULL;
+	sg_u64map_release(&w->known);
+	free(w->known_ids);
+	w->known_ids = NULL;
 }
 
 static bool is_task(const pid_t *tids, size_t n, int32_t value)
@@ -106,6 +111,9 @@ int sg_pywalk_thread(struct sg_pywalker *w, uint64_t tstate, struct sg_pythread 
 			learn_tid_offset(w, out->thread_id);
 		out->tid = tid_from_pthread(w, out->thread_id);
 	}
+	out->datastack_chunk =
+	    l->tstate.datastack_chunk ? u64_at(buf, l->tstate.datastack_chunk) : 0;
+	out->datastack_top = l->tstate.datastack_top ? u64_at(buf, l->tstate.datastack_top) : 0;
 	if (l->tstate.cframe) {
 		uint64_t cframe = u64_at(buf, l->tstate.cframe);
 
@@ -119,13 +127,33 @@ int sg_pywalk_thread(struct sg_pywalker *w, uint64_t tstate, struct sg_pythread 
 	return 0;
 }
 
+static void remember_code(struct sg_pywalker *w, const struct sg_pycode_id *id)
+{
+	if (w->nknown == w->known_cap) {
+		size_t cap = w->known_cap ? w->known_cap * 2 : 64;
+		struct sg_pycode_id *ids = realloc(w->known_ids, cap * sizeof(*ids));
+
+		if (!ids)
+			return;
+		w->known_ids = ids;
+		w->known_cap = cap;
+	}
+	if (sg_u64map_put(&w->known, id->addr, w->nknown) == 0)
+		w->known_ids[w->nknown++] = *id;
+}
+
 /* Read the code object a frame points at and check it is one. */
 static int read_code(struct sg_pywalker *w, uint64_t addr, struct sg_pycode_id *id)
 {
 	const struct sg_pylayout *l = &w->proc->layout;
 	uint8_t buf[MAX_COPY];
+	uint64_t known;
 	int err;
 
+	if (sg_u64map_get(&w->known, addr, &known)) {
+		*id = w->known_ids[known];
+		return 0;
+	}
 	if (l->code.size > sizeof(buf))
 		return SG_ECORRUPT;
 	err = sg_memcache_read(w->cache, addr, buf, l->code.size);
@@ -137,6 +165,7 @@ static int read_code(struct sg_pywalker *w, uint64_t addr, struct sg_pycode_id *
 	id->name = u64_at(buf, l->code.qualname ? l->code.qualname : l->code.name);
 	id->filename = u64_at(buf, l->code.filename);
 	id->firstlineno = i32_at(buf, l->code.firstlineno);
+	remember_code(w, id);
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 
 #include "python/pyproc.h"
 #include "target/mem.h"
+#include "util/u64map.h"
 
 /* Deeper stacks keep their innermost frames and are marked truncated. */
 #define SG_PYWALK_MAX_DEPTH 4096
@@ -44,17 +45,27 @@ struct sg_pyframe_raw {
 
 struct sg_pythread {
 	uint64_t tstate;
-	uint64_t next;      /* next thread state in the list, 0 at the end */
-	uint64_t thread_id; /* pthread_t, as threading.get_ident() */
-	pid_t tid;          /* kernel tid, 0 when unknown */
-	uint64_t top_frame; /* 0 when the thread runs no Python code */
+	uint64_t next;                           /* next thread state in the list, 0 at the end */
+	uint64_t thread_id;                      /* pthread_t, as threading.get_ident() */
+	pid_t tid;                               /* kernel tid, 0 when unknown */
+	uint64_t top_frame;                      /* 0 when the thread runs no Python code */
+	uint64_t datastack_chunk, datastack_top; /* where 3.11+ keep frames */
 };
 
 struct sg_pywalker {
 	struct sg_pyproc *proc;
 	struct sg_memcache *cache; /* owned */
 	int tid_offset;            /* of the tid in glibc's struct pthread, <0 unknown */
+	/* Code objects already checked, so that steady-state walks read only
+	 * frames: address -> index in known_ids. Forgotten every
+	 * SG_PYWALK_RECHECK walks, so a freed address is checked again. */
+	struct sg_u64map known;
+	struct sg_pycode_id *known_ids;
+	size_t nknown, known_cap;
+	unsigned walks;
 };
+
+#define SG_PYWALK_RECHECK 1000
 
 /* 0, or SG_ENOMEM. Release with sg_pywalker_release. */
 int sg_pywalker_init(struct sg_pywalker *w, struct sg_pyproc *proc);

@@ -34,7 +34,8 @@ struct sg_sampler_stats {
 	uint64_t ticks;        /* deadlines kept */
 	uint64_t ticks_missed; /* deadlines skipped because we fell behind */
 	uint64_t retries;      /* walks retried after a torn read */
-	double cpu_s;          /* our own CPU time (user + system) */
+	double cpu_s;          /* our CPU time (user + system) while sampling */
+	double setup_cpu_s;    /* our CPU time before: finding the interpreter */
 	double wall_s;         /* length of the run */
 	int exit_status;       /* a launched target's wait status, -1 unknown */
 };

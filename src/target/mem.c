@@ -76,6 +76,40 @@ static const uint8_t *cached_page(struct sg_memcache *cache, uint64_t page)
 	return cache->pages[slot];
 }
 
+int sg_memcache_prefill(struct sg_memcache *cache, uint64_t addr, size_t len)
+{
+	uint64_t first = addr & ~(uint64_t)(SG_MEMCACHE_PAGE - 1);
+	uint64_t end = (addr + len + SG_MEMCACHE_PAGE - 1) & ~(uint64_t)(SG_MEMCACHE_PAGE - 1);
+	size_t npages = (size_t)((end - first) / SG_MEMCACHE_PAGE);
+	struct iovec local[SG_MEMCACHE_SLOTS] = {{0}};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)first,
+	                       .iov_len = npages * SG_MEMCACHE_PAGE};
+	ssize_t got;
+
+	if (len == 0 || end < first || npages > SG_MEMCACHE_SLOTS || first < 4096)
+		return SG_EREAD;
+	/* Consecutive pages land in consecutive slots: no two collide. */
+	for (size_t i = 0; i < npages; i++) {
+		size_t slot = (size_t)(first / SG_MEMCACHE_PAGE + i) % SG_MEMCACHE_SLOTS;
+
+		local[i].iov_base = cache->pages[slot];
+		local[i].iov_len = SG_MEMCACHE_PAGE;
+		cache->tags[slot] = 0;
+	}
+	got = process_vm_readv(cache->mem->pid, local, npages, &remote, 1, 0);
+	if (got != (ssize_t)remote.iov_len) {
+		cache->mem->faults++;
+		return SG_EREAD;
+	}
+	cache->mem->reads++;
+	for (size_t i = 0; i < npages; i++) {
+		uint64_t page = first + i * SG_MEMCACHE_PAGE;
+
+		cache->tags[(size_t)(page / SG_MEMCACHE_PAGE) % SG_MEMCACHE_SLOTS] = page | 1;
+	}
+	return 0;
+}
+
 int sg_memcache_read(struct sg_memcache *cache, uint64_t addr, void *buf, size_t len)
 {
 	uint8_t *out = buf;

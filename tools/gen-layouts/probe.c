@@ -97,6 +97,8 @@ int main(void)
 	ROW(cframe, offsetof(PyThreadState, cframe));
 	ROW(cframe_current, offsetof(_PyCFrame, current_frame));
 	ROW(native_thread_id, offsetof(PyThreadState, native_thread_id));
+	ROW(datastack_chunk, offsetof(PyThreadState, datastack_chunk));
+	ROW(datastack_top, offsetof(PyThreadState, datastack_top));
 #else
 	ROW(frame, offsetof(PyThreadState, frame));
 #endif
