@@ -81,16 +81,28 @@ static uint64_t next_random(struct sampler *s)
 	return s->rng;
 }
 
+/* Forget what we knew of the interpreter in pr (after an exec, the
+ * process holds another program), keeping the pid. */
+static void proc_forget(struct proc *pr)
+{
+	sg_pywalker_release(&pr->walker);
+	sg_pycodes_free(pr->codes);
+	pr->codes = NULL;
+	sg_pythreads_free(pr->names);
+	pr->names = NULL;
+	sg_taskstat_release(&pr->tasks);
+	sg_u64map_release(&pr->frame_ids);
+	sg_u64map_release(&pr->name_ids);
+	pr->exe[0] = '\0';
+	pr->probes = 0;
+	pr->state = PROC_PENDING;
+}
+
 static void proc_free(struct proc *pr)
 {
 	if (!pr)
 		return;
-	sg_pywalker_release(&pr->walker);
-	sg_pycodes_free(pr->codes);
-	sg_pythreads_free(pr->names);
-	sg_taskstat_release(&pr->tasks);
-	sg_u64map_release(&pr->frame_ids);
-	sg_u64map_release(&pr->name_ids);
+	proc_forget(pr);
 	free(pr);
 }
 
@@ -415,7 +427,12 @@ static int sample_all(struct sampler *s)
 		err = sample_proc(s, pr);
 		if (err == SG_ENOMEM)
 			return err;
-		if (err == SG_EGONE || (err && sg_proc_alive(pr->pid)))
+		if (!err)
+			continue;
+		/* The interpreter's own globals stopped reading: the process
+		 * exited, or exec'd and holds another program to probe afresh. */
+		proc_forget(pr);
+		if (err == SG_EGONE || sg_proc_alive(pr->pid))
 			pr->state = PROC_DONE;
 	}
 	return 0;

@@ -229,3 +229,9 @@ def test_embedded_libpython():
     os.unlink(out)
     names = {frame_name(f) for stack in stacks for f in stack}
     assert {"alpha", "beta", "gamma"} <= names
+
+
+def test_target_execs_mid_run(python):
+    run = record(["-r", RATE], "execs.py", [1], python)
+    assert run.status == 0, run.stderr
+    assert run.samples_with("before_exec") > 50 and run.samples_with("after_exec") > 50, run.stacks
