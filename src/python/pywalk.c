@@ -33,7 +33,6 @@ int sg_pywalker_init(struct sg_pywalker *w, struct sg_pyproc *proc)
 	memset(w, 0, sizeof(*w));
 	w->proc = proc;
 	w->tid_offset = -1;
-	sg_u64map_init(&w->known);
 	w->cache = malloc(sizeof(*w->cache));
 	if (!w->cache)
 		return SG_ENOMEM;
@@ -45,9 +44,6 @@ void sg_pywalker_release(struct sg_pywalker *w)
 {
 	free(w->cache);
 	w->cache = NULL;
-	sg_u64map_release(&w->known);
-	free(w->known_ids);
-	w->known_ids = NULL;
 }
 
 static bool is_task(const pid_t *tids, size_t n, int32_t value)
@@ -127,33 +123,16 @@ int sg_pywalk_thread(struct sg_pywalker *w, uint64_t tstate, struct sg_pythread 
 	return 0;
 }
 
-static void remember_code(struct sg_pywalker *w, const struct sg_pycode_id *id)
-{
-	if (w->nknown == w->known_cap) {
-		size_t cap = w->known_cap ? w->known_cap * 2 : 64;
-		struct sg_pycode_id *ids = realloc(w->known_ids, cap * sizeof(*ids));
-
-		if (!ids)
-			return;
-		w->known_ids = ids;
-		w->known_cap = cap;
-	}
-	if (sg_u64map_put(&w->known, id->addr, w->nknown) == 0)
-		w->known_ids[w->nknown++] = *id;
-}
-
 /* Read the code object a frame points at and check it is one. */
 static int read_code(struct sg_pywalker *w, uint64_t addr, struct sg_pycode_id *id)
 {
 	const struct sg_pylayout *l = &w->proc->layout;
 	uint8_t buf[MAX_COPY];
-	uint64_t known;
 	int err;
 
-	if (sg_u64map_get(&w->known, addr, &known)) {
-		*id = w->known_ids[known];
-		return 0;
-	}
+	/* Read every time (a page per walk at most, through the cache):
+	 * trusting an address seen before once misnamed a function whose
+	 * code object took the place of a freed module's. */
 	if (l->code.size > sizeof(buf))
 		return SG_ECORRUPT;
 	err = sg_memcache_read(w->cache, addr, buf, l->code.size);
@@ -165,7 +144,6 @@ static int read_code(struct sg_pywalker *w, uint64_t addr, struct sg_pycode_id *
 	id->name = u64_at(buf, l->code.qualname ? l->code.qualname : l->code.name);
 	id->filename = u64_at(buf, l->code.filename);
 	id->firstlineno = i32_at(buf, l->code.firstlineno);
-	remember_code(w, id);
 	return 0;
 }
 
@@ -187,18 +165,22 @@ static int64_t frame_offset(const struct sg_pylayout *l, const uint8_t *frame, u
 	return -1;
 }
 
-int sg_pywalk_frames(struct sg_pywalker *w, uint64_t top_frame, struct sg_pyframe_raw *frames,
-                     size_t max, size_t *depth, bool *truncated)
+int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
+                     struct sg_pyframe_raw *frames, size_t max, size_t *depth, bool *truncated)
 {
 	const struct sg_pylayout *l = &w->proc->layout;
 	uint8_t buf[MAX_COPY];
-	uint64_t frame = top_frame;
+	uint64_t frame = th->top_frame;
 	size_t n = 0, seen = 0;
 	int err;
 
 	if (l->frame.size > sizeof(buf))
 		return SG_ECORRUPT;
 	sg_memcache_clear(w->cache);
+	/* 3.11+ keep a thread's frames in one chunk: copy it in one go. */
+	if (th->datastack_chunk && th->datastack_top > th->datastack_chunk)
+		sg_memcache_prefill(w->cache, th->datastack_chunk,
+		                    (size_t)(th->datastack_top - th->datastack_chunk));
 	*truncated = false;
 	for (; frame; seen++) {
 		uint64_t code;

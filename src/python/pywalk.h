@@ -22,7 +22,6 @@
 
 #include "python/pyproc.h"
 #include "target/mem.h"
-#include "util/u64map.h"
 
 /* Deeper stacks keep their innermost frames and are marked truncated. */
 #define SG_PYWALK_MAX_DEPTH 4096
@@ -56,16 +55,7 @@ struct sg_pywalker {
 	struct sg_pyproc *proc;
 	struct sg_memcache *cache; /* owned */
 	int tid_offset;            /* of the tid in glibc's struct pthread, <0 unknown */
-	/* Code objects already checked, so that steady-state walks read only
-	 * frames: address -> index in known_ids. Forgotten every
-	 * SG_PYWALK_RECHECK walks, so a freed address is checked again. */
-	struct sg_u64map known;
-	struct sg_pycode_id *known_ids;
-	size_t nknown, known_cap;
-	unsigned walks;
 };
-
-#define SG_PYWALK_RECHECK 1000
 
 /* 0, or SG_ENOMEM. Release with sg_pywalker_release. */
 int sg_pywalker_init(struct sg_pywalker *w, struct sg_pyproc *proc);
@@ -79,7 +69,7 @@ int sg_pywalk_thread(struct sg_pywalker *w, uint64_t tstate, struct sg_pythread 
 /* Walk the frames of a thread from top_frame, leaf first, into frames
  * (capacity max). *depth receives the frames written, *truncated whether
  * more were left. Returns 0, SG_EREAD or SG_ECORRUPT (torn: retry). */
-int sg_pywalk_frames(struct sg_pywalker *w, uint64_t top_frame, struct sg_pyframe_raw *frames,
-                     size_t max, size_t *depth, bool *truncated);
+int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
+                     struct sg_pyframe_raw *frames, size_t max, size_t *depth, bool *truncated);
 
 #endif

@@ -234,8 +234,8 @@ static int walk_thread(struct sampler *s, struct proc *pr, struct sg_pythread *t
 			*depth = 0;
 			return 0;
 		}
-		err = sg_pywalk_frames(&pr->walker, th->top_frame, s->raw, SG_PYWALK_MAX_DEPTH,
-		                       depth, truncated);
+		err = sg_pywalk_frames(&pr->walker, th, s->raw, SG_PYWALK_MAX_DEPTH, depth,
+		                       truncated);
 		if (err != SG_ECORRUPT && err != SG_EREAD)
 			return err;
 	}
@@ -446,11 +446,14 @@ static int run_loop(struct sampler *s, volatile sig_atomic_t *stop)
 	int err = 0;
 
 	while (!*stop) {
-		/* Deadlines stay on the grid start + k * period; jitter of up to
-		 * a tenth of a period either way only moves the wake-up. */
+		/* Each sample falls uniformly within its own period around the
+		 * grid start + k * period: the rate is kept exactly, and work in
+		 * the target that repeats in step with our period (a 20 ms loop
+		 * sampled every 4 ms) cannot alias with where we look. A jitter
+		 * of a mere tenth of a period measurably did. */
 		uint64_t grid = start + tick * s->period_ns;
-		int64_t jitter = (int64_t)(next_random(s) % (s->period_ns / 5 + 1)) -
-		                 (int64_t)(s->period_ns / 10);
+		int64_t jitter =
+		    (int64_t)(next_random(s) % s->period_ns) - (int64_t)(s->period_ns / 2);
 		uint64_t deadline = grid + (uint64_t)jitter, now;
 		struct timespec ts = {.tv_sec = (time_t)(deadline / NS_PER_S),
 		                      .tv_nsec = (long)(deadline % NS_PER_S)};
