@@ -78,6 +78,14 @@ fuzz: $(FUZZ_BIN)
 		tail -1 $$work.log; \
 	done
 
+# Performance figures live here, not in timed tests (see README, Performance).
+$(BUILD)/bench_profile: bench/bench_profile.c $(BUILD)/libspyglass.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libspyglass.a $(LDLIBS)
+
+bench: $(BUILD)/spyglass $(BUILD)/bench_profile
+	$(BUILD)/bench_profile
+	$(PYTHON) bench/bench.py --spyglass $(BUILD)/spyglass
+
 demo: $(BUILD)/spyglass
 	$(BUILD)/spyglass record -d 3 -o demo.folded -- \
 		$(PYTHON) tests/workloads/cpu_split.py 3
@@ -109,6 +117,6 @@ check: deps
 clean:
 	rm -rf build build-san build-fuzz demo.folded
 
-.PHONY: all demo deps unit fuzz layering format-check integration check clean
+.PHONY: all bench demo deps unit fuzz layering format-check integration check clean
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

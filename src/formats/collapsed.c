@@ -5,11 +5,27 @@
  *
  *   process 12: python app.py;thread 12: MainThread;main (app.py:3);f (app.py:9) 7
  *
- * A Python frame is "NAME (FILE:LINE)". Optional roots carry the labels
- * that the format has no other place for ("process PID: COMMAND", then
- * "thread TID: NAME"), and samples of idle threads end in a "[idle]" leaf,
- * so that reading a file back restores them. ';' and newlines inside names
- * would break the line structure: they are written as ':' and ' '.
+ * A frame is "NAME (FILE:LINE)", "NAME (FILE)" when the line is unknown (0)
+ * and "NAME" when the file is. Optional roots carry the labels the format
+ * has no other place for ("process PID: COMMAND", then "thread TID: NAME";
+ * left out when the pid or tid is unknown, 0), and samples of idle threads
+ * end in an "[idle]" leaf, so that reading a file back restores them. Other
+ * labels (the GIL flag, weights) are not written: rows that render alike
+ * become one line with the counts summed.
+ *
+ * Text that would break the line structure is replaced when written: ';'
+ * becomes ':' and control characters (newlines, tabs) become ' '. Rows with
+ * no frames or no samples are left out: a line needs both.
+ *
+ * The reader accepts what the writer writes, so write, read, write gives the
+ * same bytes. It rejects, naming the line: a line without a count after its
+ * last space, a count that is not a decimal in 1..2^64-1 (or counts whose
+ * sum overflows), an empty frame, a "process " or "thread " root that does
+ * not parse or is out of place (any frame starting so is taken for a root,
+ * and only one process root first, then one thread root, may appear), a
+ * line with roots but no frames, control characters, lines over MAX_LINE
+ * (1 MiB), stacks over MAX_DEPTH (65536) frames, and a pid given two
+ * different commands.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -17,6 +33,7 @@
 #include <string.h>
 
 #include "formats/format.h"
+#include "util/alloc.h"
 #include "util/err.h"
 #include "util/strbuf.h"
 
@@ -25,8 +42,11 @@
 #define MAX_LINE  (1u << 20)
 #define MAX_DEPTH 65536
 
+/* ---- writer ---- */
+
+/* One rendered row: the stack text at `at` in the shared buffer. */
 struct line {
-	char *text; /* the stack, without the count */
+	size_t at;
 	uint64_t count;
 };
 
@@ -38,7 +58,7 @@ static int add_clean(struct sg_strbuf *sb, const char *s)
 	for (size_t i = start; !err && i < sb->len; i++) {
 		if (sb->buf[i] == ';')
 			sb->buf[i] = ':';
-		else if (sb->buf[i] == '\n' || sb->buf[i] == '\r')
+		else if ((unsigned char)sb->buf[i] < 0x20)
 			sb->buf[i] = ' ';
 	}
 	return err;
@@ -54,83 +74,126 @@ static int add_frame(struct sg_strbuf *sb, const struct sg_profile *p, const str
 	err = sg_strbuf_addstr(sb, " (");
 	if (!err)
 		err = add_clean(sb, file);
-	if (!err && f->line)
-		err = sg_strbuf_addf(sb, ":%d", f->line);
+	if (!err && f->line > 0)
+		err = sg_strbuf_addf(sb, ":%d", (int)f->line);
 	if (!err)
-		err = sg_strbuf_addstr(sb, ")");
+		err = sg_strbuf_addch(sb, ')');
 	return err;
 }
 
-static int render(struct sg_strbuf *sb, const struct sg_profile *p, const struct sg_sample *s,
-                  const struct sg_write_opts *opts)
+static int add_root(struct sg_strbuf *sb, const char *kind, pid_t num, const char *text)
+{
+	int err = sg_strbuf_addf(sb, "%s %d: ", kind, (int)num);
+
+	if (!err)
+		err = add_clean(sb, text);
+	if (!err)
+		err = sg_strbuf_addch(sb, ';');
+	return err;
+}
+
+/* Every frame's text, rendered once: frame i is text.buf[at[i] .. at[i + 1]). */
+struct frame_texts {
+	struct sg_strbuf text;
+	size_t *at;
+};
+
+static int render_frames(struct frame_texts *ft, const struct sg_profile *p)
+{
+	size_t n = sg_profile_nframes(p);
+	int err = 0;
+
+	ft->at = malloc((n + 1) * sizeof(*ft->at));
+	if (!ft->at)
+		return SG_ENOMEM;
+	for (size_t i = 0; i < n && !err; i++) {
+		ft->at[i] = ft->text.len;
+		err = add_frame(&ft->text, p, sg_profile_frame(p, (uint32_t)i));
+	}
+	ft->at[n] = ft->text.len;
+	return err;
+}
+
+/* Append the stack text of s and its NUL to sb. */
+static int render(struct sg_strbuf *sb, const struct sg_profile *p, const struct frame_texts *ft,
+                  const struct sg_sample *s, const struct sg_write_opts *opts)
 {
 	size_t depth;
 	const uint32_t *frames = sg_profile_stack(p, s->stack, &depth);
 	int err = 0;
 
-	sg_strbuf_reset(sb);
-	/* Unknown pids and tids (0) get no root: it could not be read back. */
-	if (opts->processes && s->labels.pid > 0) {
-		err = sg_strbuf_addf(sb, "process %d: ", (int)s->labels.pid);
-		if (!err)
-			err = add_clean(sb, sg_profile_process(p, s->labels.pid));
-		if (!err)
-			err = sg_strbuf_addstr(sb, ";");
-	}
-	if (!err && opts->threads && s->labels.tid > 0) {
-		err = sg_strbuf_addf(sb, "thread %d: ", (int)s->labels.tid);
-		if (!err)
-			err = add_clean(sb, sg_profile_str(p, s->labels.thread_name));
-		if (!err)
-			err = sg_strbuf_addstr(sb, ";");
-	}
+	if (opts->processes && s->labels.pid > 0)
+		err = add_root(sb, "process", s->labels.pid, sg_profile_process(p, s->labels.pid));
+	if (!err && opts->threads && s->labels.tid > 0)
+		err =
+		    add_root(sb, "thread", s->labels.tid, sg_profile_str(p, s->labels.thread_name));
 	for (size_t i = 0; !err && i < depth; i++) {
-		err = add_frame(sb, p, sg_profile_frame(p, frames[i]));
+		err = sg_strbuf_add(sb, ft->text.buf + ft->at[frames[i]],
+		                    ft->at[frames[i] + 1] - ft->at[frames[i]]);
 		if (!err && i + 1 < depth)
-			err = sg_strbuf_addstr(sb, ";");
+			err = sg_strbuf_addch(sb, ';');
 	}
 	if (!err && (s->labels.flags & SG_SAMPLE_IDLE))
 		err = sg_strbuf_addstr(sb, ";" IDLE_LEAF);
+	if (!err)
+		err = sg_strbuf_addch(sb, '\0');
 	return err;
 }
 
-static int by_text(const void *a, const void *b)
+static int by_text(const void *a, const void *b, void *arg)
 {
-	return strcmp(((const struct line *)a)->text, ((const struct line *)b)->text);
+	const char *text = arg;
+
+	return strcmp(text + ((const struct line *)a)->at, text + ((const struct line *)b)->at);
 }
 
 static int write_collapsed(const struct sg_profile *p, const struct sg_write_opts *opts, FILE *out)
 {
-	size_t n = sg_profile_nsamples(p), nlines = 0;
-	struct line *lines = calloc(n ? n : 1, sizeof(*lines));
-	struct sg_strbuf sb = SG_STRBUF_INIT;
-	int err = 0;
+	size_t nlines = 0, cap = 0;
+	struct line *lines = NULL;
+	struct sg_strbuf text = SG_STRBUF_INIT;
+	struct frame_texts ft = {.text = SG_STRBUF_INIT};
+	int err = render_frames(&ft, p);
 
-	if (!lines)
-		return SG_ENOMEM;
-	for (size_t i = 0; i < n && !err; i++) {
+	if (err)
+		goto out_free;
+	for (size_t i = 0; i < sg_profile_nsamples(p); i++) {
 		const struct sg_sample *s = sg_profile_sample(p, i);
+		size_t depth;
 
-		err = render(&sb, p, s, opts);
-		if (!err && !(lines[nlines].text = strdup(sb.buf)))
-			err = SG_ENOMEM;
+		if (!s->count || !sg_profile_stack(p, s->stack, &depth) || !depth)
+			continue;
+		err = sg_grow(&lines, &cap, nlines + 1, sizeof(*lines));
 		if (!err)
-			lines[nlines++].count = s->count;
+			lines[nlines] = (struct line){.at = text.len, .count = s->count};
+		if (!err)
+			err = render(&text, p, &ft, s, opts);
+		if (err)
+			goto out_free;
+		nlines++;
 	}
 	/* Deterministic output, and rows that render alike become one line. */
-	qsort(lines, nlines, sizeof(*lines), by_text);
-	for (size_t i = 0; i < nlines && !err; i++) {
+	if (nlines)
+		qsort_r(lines, nlines, sizeof(*lines), by_text, text.buf);
+	for (size_t i = 0; i < nlines; i++) {
 		uint64_t count = lines[i].count;
 
-		while (i + 1 < nlines && strcmp(lines[i].text, lines[i + 1].text) == 0)
+		while (i + 1 < nlines &&
+		       !strcmp(text.buf + lines[i].at, text.buf + lines[i + 1].at))
 			count += lines[++i].count;
-		if (fprintf(out, "%s %llu\n", lines[i].text, (unsigned long long)count) < 0)
+		if (fprintf(out, "%s %llu\n", text.buf + lines[i].at, (unsigned long long)count) <
+		    0) {
 			err = SG_EIO;
+			goto out_free;
+		}
 	}
-	for (size_t i = 0; i < nlines; i++)
-		free(lines[i].text);
+	if (ferror(out))
+		err = SG_EIO;
+out_free:
 	free(lines);
-	sg_strbuf_release(&sb);
+	sg_strbuf_release(&text);
+	free(ft.at);
+	sg_strbuf_release(&ft.text);
 	return err;
 }
 
@@ -151,25 +214,37 @@ static int fail(struct reader *r, const char *what)
 	return SG_EFORMAT;
 }
 
-/* "PREFIX N: TEXT" with N a positive decimal that fits in an int. */
-static bool parse_root(const char *s, const char *prefix, int *num, const char **text)
+static bool is_digit(char c)
 {
-	size_t plen = strlen(prefix);
+	return c >= '0' && c <= '9';
+}
+
+/*
+ * A root "KIND N: TEXT", where s starts with "KIND " and N must be a positive
+ * decimal that fits a pid_t. Returns 0, or SG_EFORMAT with the reason: text
+ * starting with a root's prefix at a root's place is reserved for roots.
+ */
+static int parse_root(struct reader *r, const char *s, size_t plen, pid_t *num, const char **text)
+{
 	char *end;
 	long v;
 
-	if (strncmp(s, prefix, plen) != 0 || s[plen] < '0' || s[plen] > '9')
-		return false;
 	errno = 0;
-	v = strtol(s + plen, &end, 10);
-	if (errno || v <= 0 || v > 0x7fffffff || end[0] != ':' || end[1] != ' ')
-		return false;
-	*num = (int)v;
+	v = is_digit(s[plen]) ? strtol(s + plen, &end, 10) : 0;
+	if (v <= 0 || errno || v > 0x7fffffff || end[0] != ':' || end[1] != ' ')
+		return fail(r, s[0] == 'p' ? "bad root: expected 'process PID: COMMAND'"
+		                           : "bad root: expected 'thread TID: NAME'");
+	*num = (pid_t)v;
 	*text = end + 2;
-	return true;
+	return 0;
 }
 
-/* NAME (FILE:LINE), NAME (FILE) or NAME. */
+/*
+ * NAME (FILE:LINE), NAME (FILE) or NAME. Names may hold " (" themselves, so
+ * the file starts after the last " (" and the line after the last ':' in
+ * it. Text that the writer would not render this way stays whole in the
+ * name: "()" (no file), ":0" or ":007" (no canonical line).
+ */
 static int parse_frame(struct reader *r, char *s, uint32_t *id)
 {
 	struct sg_frame f = {.type = SG_FRAME_PYTHON};
@@ -180,7 +255,6 @@ static int parse_frame(struct reader *r, char *s, uint32_t *id)
 		for (char *q = s; (q = strstr(q, " (")); q++)
 			open = q;
 	}
-	/* "()" names no file: keep such text whole, as the writer would. */
 	if (open && open > s && open + 3 < s + len) {
 		char *colon, *end;
 		long line;
@@ -192,7 +266,7 @@ static int parse_frame(struct reader *r, char *s, uint32_t *id)
 		if (colon && colon > file && colon[1] >= '1' && colon[1] <= '9') {
 			errno = 0;
 			line = strtol(colon + 1, &end, 10);
-			if (!errno && !*end && line > 0 && line <= 0x7fffffff) {
+			if (!errno && !*end && line <= 0x7fffffff) {
 				*colon = '\0';
 				f.line = (int32_t)line;
 			}
@@ -206,106 +280,135 @@ static int parse_frame(struct reader *r, char *s, uint32_t *id)
 	return *id == UINT32_MAX ? SG_ENOMEM : 0;
 }
 
+static int set_process(struct reader *r, pid_t pid, const char *command)
+{
+	const char *have = sg_profile_process(r->p, pid);
+
+	/* Two commands for one pid: the writer never does that, and picking one
+	 * would silently relabel samples. */
+	if (have[0] && strcmp(have, command) != 0)
+		return fail(r, "a process with another command on an earlier line");
+	return sg_profile_set_process(r->p, pid, command) ? SG_ENOMEM : 0;
+}
+
+static int push_frame(struct reader *r, char *text, size_t depth)
+{
+	if (depth == MAX_DEPTH)
+		return fail(r, "stack deeper than 65536 frames");
+	if (sg_grow(&r->frames, &r->cap, depth + 1, sizeof(*r->frames)))
+		return SG_ENOMEM;
+	return parse_frame(r, text, &r->frames[depth]);
+}
+
 static int parse_line(struct reader *r, char *line)
 {
 	struct sg_labels labels = {0};
 	char *space = strrchr(line, ' '), *end, *frame, *next;
 	unsigned long long count;
-	size_t depth = 0;
-	uint32_t stack;
+	size_t depth = 0, pos = 0;
 	const char *text;
-	int num, err;
+	uint32_t stack;
+	int err;
 
 	if (!space || space == line)
 		return fail(r, "expected 'STACK COUNT'");
 	errno = 0;
-	count = strtoull(space + 1, &end, 10);
-	if (space[1] < '0' || space[1] > '9' || *end || errno || count == 0)
-		return fail(r, "the count is not a positive integer");
+	count = is_digit(space[1]) ? strtoull(space + 1, &end, 10) : 0;
+	if (!is_digit(space[1]) || *end)
+		return fail(r, "the count after the last space is not a decimal number");
+	if (errno || count == 0)
+		return fail(r, "the count is not in 1..2^64-1");
+	if (count > UINT64_MAX - sg_profile_total(r->p))
+		return fail(r, "the counts add up to more than 2^64-1");
 	*space = '\0';
-	for (frame = line; frame; frame = next) {
+	for (frame = line; frame; frame = next, pos++) {
 		next = strchr(frame, ';');
 		if (next)
 			*next++ = '\0';
 		if (!*frame)
 			return fail(r, "empty frame");
-		if (depth == 0 && frame == line && labels.pid == 0 &&
-		    parse_root(frame, "process ", &num, &text)) {
-			labels.pid = num;
-			if (sg_profile_set_process(r->p, num, text))
-				return SG_ENOMEM;
-			continue;
-		}
-		if (depth == 0 && labels.tid == 0 && parse_root(frame, "thread ", &num, &text)) {
-			labels.tid = num;
-			labels.thread_name = sg_profile_intern(r->p, text, strlen(text));
+		if (pos == 0 && !strncmp(frame, "process ", 8)) {
+			err = parse_root(r, frame, 8, &labels.pid, &text);
+			if (!err)
+				err = set_process(r, labels.pid, text);
+		} else if (pos == (labels.pid ? 1 : 0) && !strncmp(frame, "thread ", 7)) {
+			err = parse_root(r, frame, 7, &labels.tid, &text);
+			labels.thread_name = err ? 0 : sg_profile_intern(r->p, text, strlen(text));
 			if (labels.thread_name == UINT32_MAX)
-				return SG_ENOMEM;
-			continue;
-		}
-		if (!next && depth > 0 && strcmp(frame, IDLE_LEAF) == 0) {
+				err = SG_ENOMEM;
+		} else if (!strncmp(frame, "process ", 8) || !strncmp(frame, "thread ", 7)) {
+			/* Written without roots, such a frame would become one. */
+			return fail(r, "a root ('process ' or 'thread ') out of place");
+		} else if (!next && depth > 0 && !strcmp(frame, IDLE_LEAF)) {
 			labels.flags |= SG_SAMPLE_IDLE;
-			continue;
+			err = 0;
+		} else {
+			err = push_frame(r, frame, depth++);
 		}
-		if (depth == MAX_DEPTH)
-			return fail(r, "stack deeper than 65536 frames");
-		if (depth == r->cap) {
-			size_t cap = r->cap ? r->cap * 2 : 64;
-			uint32_t *frames = realloc(r->frames, cap * sizeof(*frames));
-
-			if (!frames)
-				return SG_ENOMEM;
-			r->frames = frames;
-			r->cap = cap;
-		}
-		err = parse_frame(r, frame, &r->frames[depth]);
 		if (err)
 			return err;
-		depth++;
 	}
 	if (depth == 0)
-		return fail(r, "a stack with no frames");
+		return fail(r, "roots but no frames");
 	stack = sg_profile_stack_id(r->p, r->frames, depth);
 	if (stack == UINT32_MAX)
 		return SG_ENOMEM;
 	return sg_profile_add(r->p, stack, &labels, count, 0);
 }
 
+/* The next line into sb, without its end ("\n", "\r\n" or EOF). Returns 1
+ * for a line, 0 at the end of the file, or a negative enum sg_err. Reads at
+ * most MAX_LINE + 2 bytes of any line, however long it is. */
+static int next_line(struct reader *r, FILE *in, struct sg_strbuf *sb)
+{
+	int c;
+
+	sg_strbuf_reset(sb);
+	r->lineno++;
+	while ((c = getc_unlocked(in)) != EOF && c != '\n') {
+		if (sb->len > MAX_LINE)
+			return fail(r, "line longer than 1 MiB");
+		if (sg_strbuf_addch(sb, (char)c))
+			return SG_ENOMEM;
+	}
+	if (ferror(in))
+		return SG_EIO;
+	if (c == EOF && sb->len == 0) {
+		r->lineno--;
+		return 0;
+	}
+	if (sb->len && sb->buf[sb->len - 1] == '\r')
+		sb->buf[--sb->len] = '\0';
+	if (sb->len > MAX_LINE)
+		return fail(r, "line longer than 1 MiB");
+	/* Control characters (NUL included) mean this is no text file, and the
+	 * writer never writes them. */
+	for (size_t i = 0; i < sb->len; i++)
+		if ((unsigned char)sb->buf[i] < 0x20)
+			return fail(r, "a control character: not a text file");
+	return 1;
+}
+
 static int read_collapsed(FILE *in, struct sg_profile *p, char *errbuf, size_t errlen)
 {
 	struct reader r = {.p = p, .err = errbuf, .errlen = errlen};
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t got;
-	int err = 0;
+	struct sg_strbuf line = SG_STRBUF_INIT;
+	int err;
 
-	while (!err && (got = getline(&line, &cap, in)) >= 0) {
-		r.lineno++;
-		if ((size_t)got > MAX_LINE) {
-			err = fail(&r, "line longer than 1 MiB");
-			break;
-		}
-		while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
-			line[--got] = '\0';
-		/* Control characters (NUL included) mean this is no text file. */
-		for (ssize_t i = 0; i < got && !err; i++)
-			if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
-				err = fail(&r, "a control character: not a text file");
+	while ((err = next_line(&r, in, &line)) == 1) {
+		if (line.len == 0)
+			continue;
+		err = parse_line(&r, line.buf);
 		if (err)
 			break;
-		if (got == 0)
-			continue;
-		err = parse_line(&r, line);
 	}
-	if (!err && ferror(in))
-		err = SG_EIO;
 	if (!err && sg_profile_nsamples(p) == 0) {
 		snprintf(errbuf, errlen, "no stacks in the file");
 		err = SG_EFORMAT;
 	}
-	if (err == SG_ENOMEM)
-		snprintf(errbuf, errlen, "out of memory");
-	free(line);
+	if (err == SG_ENOMEM || err == SG_EIO)
+		snprintf(errbuf, errlen, "line %zu: %s", r.lineno, sg_err_str(err));
+	sg_strbuf_release(&line);
 	free(r.frames);
 	return err;
 }

@@ -98,14 +98,15 @@ uint32_t sg_profile_frame_id(struct sg_profile *p, const struct sg_frame *f);
 const struct sg_frame *sg_profile_frame(const struct sg_profile *p, uint32_t id);
 size_t sg_profile_nframes(const struct sg_profile *p);
 
-/* Intern a stack of n frame ids, ROOT FIRST. Returns its id or UINT32_MAX. */
+/* Intern a stack of n frame ids, ROOT FIRST. Returns its id, or UINT32_MAX
+ * when out of memory or when a frame id does not exist. */
 uint32_t sg_profile_stack_id(struct sg_profile *p, const uint32_t *frames, size_t n);
 /* The frames of a stack, root first; *n receives the depth. */
 const uint32_t *sg_profile_stack(const struct sg_profile *p, uint32_t id, size_t *n);
 size_t sg_profile_nstacks(const struct sg_profile *p);
 
 /* Add count samples (weight_ns in total) to the row for (stack, labels).
- * Returns 0 or SG_ENOMEM. */
+ * Returns 0, SG_ENOMEM, or SG_EUSAGE when stack does not exist. */
 int sg_profile_add(struct sg_profile *p, uint32_t stack, const struct sg_labels *labels,
                    uint64_t count, uint64_t weight_ns);
 

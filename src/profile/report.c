@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "profile/report.h"
+#include "util/alloc.h"
 #include "util/err.h"
 #include "util/u64map.h"
 
 struct table {
 	struct sg_report_row *rows;
 	size_t *last_sample; /* row -> the sample that last counted it in total */
-	size_t n, cap;
-	struct sg_u64map by_key; /* (name, file) -> row index */
+	size_t n, rows_cap, last_cap;
+	struct sg_u64map by_key; /* (name + 1, file) -> row index */
 };
 
 static int row_for(struct table *t, const struct sg_frame *f, size_t *row)
@@ -23,24 +25,12 @@ static int row_for(struct table *t, const struct sg_frame *f, size_t *row)
 		*row = (size_t)value;
 		return 0;
 	}
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct sg_report_row *rows = realloc(t->rows, cap * sizeof(*rows));
-		size_t *last;
-
-		if (!rows)
-			return SG_ENOMEM;
-		t->rows = rows;
-		last = realloc(t->last_sample, cap * sizeof(*last));
-		if (!last)
-			return SG_ENOMEM;
-		t->last_sample = last;
-		t->cap = cap;
-	}
+	if (sg_grow(&t->rows, &t->rows_cap, t->n + 1, sizeof(*t->rows)) ||
+	    sg_grow(&t->last_sample, &t->last_cap, t->n + 1, sizeof(*t->last_sample)) ||
+	    sg_u64map_put(&t->by_key, key, t->n))
+		return SG_ENOMEM;
 	t->rows[t->n] = (struct sg_report_row){.name = f->name, .file = f->file};
 	t->last_sample[t->n] = SIZE_MAX;
-	if (sg_u64map_put(&t->by_key, key, t->n))
-		return SG_ENOMEM;
 	*row = t->n++;
 	return 0;
 }
@@ -69,37 +59,49 @@ static int fill(const struct sg_profile *p, struct table *t)
 	return 0;
 }
 
-static const struct sg_profile *sort_profile;
-
-static int by_self_desc(const void *a, const void *b)
+/* Highest self first; ties by name, then file, so the order is stable. */
+static int by_self_desc(const void *a, const void *b, void *arg)
 {
 	const struct sg_report_row *x = a, *y = b;
+	const struct sg_profile *p = arg;
+	int c;
 
 	if (x->self != y->self)
 		return x->self < y->self ? 1 : -1;
-	return strcmp(sg_profile_str(sort_profile, x->name), sg_profile_str(sort_profile, y->name));
+	c = strcmp(sg_profile_str(p, x->name), sg_profile_str(p, y->name));
+	return c ? c : strcmp(sg_profile_str(p, x->file), sg_profile_str(p, y->file));
 }
 
 int sg_report_top_self(const struct sg_profile *p, struct sg_report_row *rows, size_t max)
 {
-	struct table t = {0};
-	size_t n;
+	struct table t = {.by_key = SG_U64MAP_INIT};
+	size_t n = 0;
 	int err;
 
-	sg_u64map_init(&t.by_key);
+	if (max > INT_MAX)
+		max = INT_MAX;
 	err = fill(p, &t);
-	if (!err) {
-		sort_profile = p;
-		qsort(t.rows, t.n, sizeof(*t.rows), by_self_desc);
-		/* Functions never on top of a stack have no self share to show. */
-		for (n = 0; n < t.n && n < max && t.rows[n].self; n++)
-			;
+	if (err)
+		goto out_release;
+	if (t.n)
+		qsort_r(t.rows, t.n, sizeof(*t.rows), by_self_desc, (void *)(uintptr_t)p);
+	/* Functions never on top of a stack have no self share to show. */
+	while (n < t.n && n < max && t.rows[n].self)
+		n++;
+	if (n)
 		memcpy(rows, t.rows, n * sizeof(*rows));
-	}
+out_release:
 	free(t.rows);
 	free(t.last_sample);
 	sg_u64map_release(&t.by_key);
 	return err ? err : (int)n;
+}
+
+/* The half-width of the 95% interval of a share p of n samples: normal
+ * approximation of the binomial, good enough once a row has a few samples. */
+static double half_width(double share, double n)
+{
+	return n > 0 ? 1.96 * sqrt(share * (1 - share) / n) : 0;
 }
 
 int sg_report_print_top(const struct sg_profile *p, size_t max, FILE *out)
@@ -111,22 +113,21 @@ int sg_report_print_top(const struct sg_profile *p, size_t max, FILE *out)
 	if (!rows)
 		return SG_ENOMEM;
 	n = sg_report_top_self(p, rows, max);
-	if (n < 0) {
-		free(rows);
-		return n;
-	}
-	fprintf(out, "  %7s %7s %7s %8s  %s\n", "self%", "+-95%", "total%", "samples", "function");
+	if (n < 0)
+		goto out_free;
+	fprintf(out, "  %7s %7s %7s %9s  %s\n", "self%", "+/-95%", "total%", "samples", "function");
 	for (int i = 0; i < n; i++) {
-		double share = total > 0 ? (double)rows[i].self / total : 0;
-		/* Normal approximation of the binomial: the samples behind a share. */
-		double half = total > 0 ? 1.96 * sqrt(share * (1 - share) / total) : 0;
+		double self = total > 0 ? (double)rows[i].self / total : 0;
+		double all = total > 0 ? (double)rows[i].total / total : 0;
 		const char *file = sg_profile_str(p, rows[i].file);
 
-		fprintf(out, "  %7.2f %7.2f %7.2f %8llu  %s%s%s%s\n", 100 * share, 100 * half,
-		        total > 0 ? 100 * (double)rows[i].total / total : 0.0,
-		        (unsigned long long)rows[i].self, sg_profile_str(p, rows[i].name),
-		        file[0] ? " (" : "", file, file[0] ? ")" : "");
+		fprintf(out, "  %7.2f %7.2f %7.2f %9llu  %s%s%s%s\n", 100 * self,
+		        100 * half_width(self, total), 100 * all, (unsigned long long)rows[i].self,
+		        sg_profile_str(p, rows[i].name), file[0] ? " (" : "", file,
+		        file[0] ? ")" : "");
 	}
+	n = ferror(out) ? SG_EIO : 0;
+out_free:
 	free(rows);
-	return 0;
+	return n;
 }

@@ -4,15 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/alloc.h"
 #include "util/err.h"
 #include "util/strbuf.h"
 
 void sg_strbuf_release(struct sg_strbuf *sb)
 {
-	free(sb->buf);
-	sb->buf = NULL;
-	sb->len = 0;
-	sb->cap = 0;
+	free(sg_strbuf_detach(sb));
 }
 
 void sg_strbuf_reset(struct sg_strbuf *sb)
@@ -22,30 +20,20 @@ void sg_strbuf_reset(struct sg_strbuf *sb)
 		sb->buf[0] = '\0';
 }
 
+/* Room for extra more bytes and the NUL. */
 static int reserve(struct sg_strbuf *sb, size_t extra)
 {
-	size_t need = sb->len + extra + 1, cap = sb->cap ? sb->cap : 64;
-	char *buf;
-
-	if (need < sb->len)
+	if (extra > (size_t)-1 - 1 - sb->len)
 		return SG_ENOMEM;
-	if (need <= sb->cap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	buf = realloc(sb->buf, cap);
-	if (!buf)
-		return SG_ENOMEM;
-	sb->buf = buf;
-	sb->cap = cap;
-	return 0;
+	return sg_grow(&sb->buf, &sb->cap, sb->len + extra + 1, 1);
 }
 
-int sg_strbuf_add(struct sg_strbuf *sb, const char *data, size_t len)
+int sg_strbuf_add(struct sg_strbuf *sb, const void *data, size_t len)
 {
 	if (reserve(sb, len))
 		return SG_ENOMEM;
-	memcpy(sb->buf + sb->len, data, len);
+	if (len)
+		memcpy(sb->buf + sb->len, data, len);
 	sb->len += len;
 	sb->buf[sb->len] = '\0';
 	return 0;
@@ -54,6 +42,15 @@ int sg_strbuf_add(struct sg_strbuf *sb, const char *data, size_t len)
 int sg_strbuf_addstr(struct sg_strbuf *sb, const char *s)
 {
 	return sg_strbuf_add(sb, s, strlen(s));
+}
+
+int sg_strbuf_addch(struct sg_strbuf *sb, char c)
+{
+	if (sb->len + 1 >= sb->cap && reserve(sb, 1))
+		return SG_ENOMEM;
+	sb->buf[sb->len++] = c;
+	sb->buf[sb->len] = '\0';
+	return 0;
 }
 
 int sg_strbuf_addf(struct sg_strbuf *sb, const char *fmt, ...)
@@ -77,8 +74,6 @@ char *sg_strbuf_detach(struct sg_strbuf *sb)
 {
 	char *s = sb->buf;
 
-	sb->buf = NULL;
-	sb->len = 0;
-	sb->cap = 0;
+	*sb = (struct sg_strbuf)SG_STRBUF_INIT;
 	return s;
 }

@@ -4,22 +4,9 @@
 #include "util/err.h"
 #include "util/u64map.h"
 
-uint64_t sg_u64_mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
-
 void sg_u64map_init(struct sg_u64map *m)
 {
-	m->keys = NULL;
-	m->values = NULL;
-	m->cap = 0;
-	m->len = 0;
+	*m = (struct sg_u64map)SG_U64MAP_INIT;
 }
 
 void sg_u64map_release(struct sg_u64map *m)
@@ -55,9 +42,12 @@ bool sg_u64map_get(const struct sg_u64map *m, uint64_t key, uint64_t *value)
 static int grow(struct sg_u64map *m)
 {
 	size_t cap = m->cap ? m->cap * 2 : 64;
-	uint64_t *keys = calloc(cap, sizeof(*keys));
-	uint64_t *values = calloc(cap, sizeof(*values));
+	uint64_t *keys, *values;
 
+	if (cap < m->cap)
+		return SG_ENOMEM;
+	keys = calloc(cap, sizeof(*keys));
+	values = calloc(cap, sizeof(*values));
 	if (!keys || !values) {
 		free(keys);
 		free(values);
@@ -84,7 +74,7 @@ int sg_u64map_put(struct sg_u64map *m, uint64_t key, uint64_t value)
 	size_t i;
 
 	if (!key)
-		return SG_ECORRUPT;
+		return SG_EUSAGE;
 	/* Keep the load under 3/4 so probes stay short. */
 	if ((m->len + 1) * 4 > m->cap * 3 && grow(m))
 		return SG_ENOMEM;
@@ -95,4 +85,19 @@ int sg_u64map_put(struct sg_u64map *m, uint64_t key, uint64_t value)
 	}
 	m->values[i] = value;
 	return 0;
+}
+
+bool sg_u64map_next(const struct sg_u64map *m, size_t *pos, uint64_t *key, uint64_t *value)
+{
+	for (; *pos < m->cap; ++*pos) {
+		if (m->keys[*pos]) {
+			if (key)
+				*key = m->keys[*pos];
+			if (value)
+				*value = m->values[*pos];
+			++*pos;
+			return true;
+		}
+	}
+	return false;
 }

@@ -115,3 +115,21 @@ def test_help_and_version():
     assert status == 0
     out = subprocess.run([SPYGLASS, "--version"], stdout=subprocess.PIPE, timeout=TIMEOUT)
     assert out.returncode == 0 and out.stdout.startswith(b"spyglass ")
+
+
+def test_no_permission(out_path):
+    """An unprivileged user may not read another user's process: say what is missing."""
+    if os.getuid() != 0 or not os.path.exists("/usr/bin/setpriv"):
+        pytest.skip("needs root and setpriv to run as another user")
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        time.sleep(0.2)
+        proc = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               SPYGLASS, "record", "-o", "/tmp/spyglass-perm-test.folded",
+                               "--pid", str(sleeper.pid)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+        assert_one_line_error(proc.returncode, proc.stderr.decode(), "not allowed", "CAP_SYS_PTRACE")
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
