@@ -21,6 +21,7 @@ struct record_opts {
 	const char *format;
 	pid_t pid;
 	bool threads;
+	struct sg_write_opts render;
 	struct sg_sampler_opts sampler;
 };
 
@@ -29,7 +30,16 @@ static const struct record_opts defaults = {
     .sampler = {.rate_hz = 100, .mode = SG_MODE_CPU},
 };
 
-enum { OPT_MODE = 256, OPT_GIL, OPT_THREADS, OPT_FUNCTION, OPT_SUBPROCESSES, OPT_VERSION };
+enum {
+	OPT_MODE = 256,
+	OPT_GIL,
+	OPT_THREADS,
+	OPT_FUNCTION,
+	OPT_SUBPROCESSES,
+	OPT_VERSION,
+	OPT_REVERSE,
+	OPT_ICICLE
+};
 
 static const struct option options[] = {
     {"output", required_argument, NULL, 'o'},
@@ -42,6 +52,8 @@ static const struct option options[] = {
     {"threads", no_argument, NULL, OPT_THREADS},
     {"function", no_argument, NULL, OPT_FUNCTION},
     {"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
+    {"reverse", no_argument, NULL, OPT_REVERSE},
+    {"icicle", no_argument, NULL, OPT_ICICLE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -63,8 +75,8 @@ static const char help[] =
     "      --gil             only the thread holding the GIL\n"
     "      --threads         a root frame per thread: 'thread TID: NAME'\n"
     "      --function        one frame per function (its first line), not per line\n"
-    "      --subprocesses    also sample child processes, under 'process PID: COMMAND'\n"
-    "  -h, --help            this help\n"
+    "      --subprocesses    also sample child processes, under 'process PID: "
+    "COMMAND'\n" SG_CLI_RENDER_HELP "  -h, --help            this help\n"
     "      --version         print the version\n";
 
 static volatile sig_atomic_t stop_requested;
@@ -148,6 +160,12 @@ static int parse_args(int argc, char **argv, struct record_opts *o, char ***comm
 		case OPT_GIL:
 			o->sampler.gil = true;
 			break;
+		case OPT_REVERSE:
+			o->render.reverse = true;
+			break;
+		case OPT_ICICLE:
+			o->render.icicle = true;
+			break;
 		case OPT_THREADS:
 			o->threads = true;
 			break;
@@ -183,17 +201,6 @@ static int parse_args(int argc, char **argv, struct record_opts *o, char ***comm
 		return SG_EXIT_USAGE;
 	}
 	return 0;
-}
-
-static const struct sg_format *choose_format(const struct record_opts *o)
-{
-	const struct sg_format *f = NULL;
-
-	if (o->format)
-		return sg_format_by_name(o->format);
-	if (o->output)
-		f = sg_format_by_path(o->output);
-	return f ? f : sg_format_by_name("collapsed");
 }
 
 static int set_command_meta(struct sg_profile *p, pid_t pid, char **command)
@@ -239,23 +246,10 @@ static void print_summary(const struct sg_profile *p, const struct sg_sampler_st
 	}
 }
 
-static int write_profile(const struct sg_format *fmt, const struct sg_profile *p,
-                         const struct sg_write_opts *wopts, FILE *out, const char *path)
-{
-	int err = fmt->write(p, wopts, out);
-
-	if (fclose(out) != 0 && !err)
-		err = SG_EIO;
-	if (err)
-		sg_cli_error("could not write %s: %s", path, sg_err_str(err));
-	return err;
-}
-
 int cmd_record(int argc, char **argv)
 {
 	struct record_opts o;
 	struct sg_sampler_stats stats;
-	struct sg_write_opts wopts = {0};
 	const struct sg_format *fmt;
 	struct sg_profile *p;
 	struct sigaction sa = {.sa_handler = on_stop_signal};
@@ -268,7 +262,7 @@ int cmd_record(int argc, char **argv)
 	status = parse_args(argc, argv, &o, &command);
 	if (status)
 		return status < 0 ? SG_EXIT_OK : status;
-	fmt = choose_format(&o);
+	fmt = sg_cli_output_format(o.format, o.output);
 
 	/* Ignore SIGINT/SIGTERM from here on: they end the run, and the output
 	 * is still written. A launched child keeps default handling. */
@@ -308,9 +302,10 @@ int cmd_record(int argc, char **argv)
 		status = SG_EXIT_FAIL;
 		goto out_free;
 	}
-	wopts.threads = o.threads;
-	wopts.processes = o.sampler.subprocesses;
-	err = write_profile(fmt, p, &wopts, out, output);
+	sg_profile_meta(p)->by_thread = o.threads;
+	o.render.threads = o.threads;
+	o.render.processes = o.sampler.subprocesses;
+	err = sg_cli_write(fmt, p, &o.render, out, output);
 	out = NULL;
 	if (err) {
 		status = SG_EXIT_FAIL;

@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
     {"record", cmd_record, "sample a running or launched program into a profile"},
+    {"convert", cmd_convert, "write a saved profile (pprof, collapsed) in another format"},
 };
 
 void sg_cli_error(const char *fmt, ...)

@@ -331,11 +331,13 @@ static int parse_line(struct reader *r, char *line)
 			err = parse_root(r, frame, 8, &labels.pid, &text);
 			if (!err)
 				err = set_process(r, labels.pid, text);
+			sg_profile_meta(r->p)->by_process = true;
 		} else if (pos == (labels.pid ? 1 : 0) && !strncmp(frame, "thread ", 7)) {
 			err = parse_root(r, frame, 7, &labels.tid, &text);
 			labels.thread_name = err ? 0 : sg_profile_intern(r->p, text, strlen(text));
 			if (labels.thread_name == UINT32_MAX)
 				err = SG_ENOMEM;
+			sg_profile_meta(r->p)->by_thread = true;
 		} else if (!strncmp(frame, "process ", 8) || !strncmp(frame, "thread ", 7)) {
 			/* Written without roots, such a frame would become one. */
 			return fail(r, "a root ('process ' or 'thread ') out of place");

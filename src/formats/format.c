@@ -36,6 +36,17 @@ const struct sg_format *sg_format_by_path(const char *path)
 	return NULL;
 }
 
+const struct sg_format *sg_format_for_input(const char *path, const unsigned char *head, size_t n)
+{
+	const struct sg_format *f;
+
+	for (size_t i = 0; i < NFORMATS; i++)
+		if (formats[i]->read && formats[i]->sniff && formats[i]->sniff(head, n))
+			return formats[i];
+	f = sg_format_by_path(path);
+	return f && f->read ? f : sg_format_by_name("collapsed");
+}
+
 const char *sg_format_names(void)
 {
 	static char names[256];

@@ -17,6 +17,8 @@
 struct sg_write_opts {
 	bool threads;   /* a root frame per thread: "thread TID: NAME" */
 	bool processes; /* a root frame per process: "process PID: COMMAND" */
+	bool reverse;   /* flame graph of reversed stacks: leaves at the base */
+	bool icicle;    /* flame graph drawn top-down, root at the top */
 };
 
 struct sg_format {
@@ -27,12 +29,18 @@ struct sg_format {
 	/* Read a file into an empty profile; NULL when the format can't be read.
 	 * On failure, writes one line saying what and where into err. */
 	int (*read)(FILE *in, struct sg_profile *p, char *err, size_t errlen);
+	/* Whether a file starting with head (n bytes) is surely this format;
+	 * NULL for formats without a magic number. */
+	bool (*sniff)(const unsigned char *head, size_t n);
 };
 
 /* The format called name, or NULL. */
 const struct sg_format *sg_format_by_name(const char *name);
 /* The format whose extension ends path, or NULL. */
 const struct sg_format *sg_format_by_path(const char *path);
+/* The format to read a file with: the first whose sniff recognises head,
+ * else the readable format whose extension ends path, else collapsed. */
+const struct sg_format *sg_format_for_input(const char *path, const unsigned char *head, size_t n);
 /* Comma-separated list of names, for help and error messages. */
 const char *sg_format_names(void);
 

@@ -30,6 +30,9 @@ struct sg_profile {
 	size_t samples_cap;
 	uint64_t total;
 	struct sg_u64map procs; /* pid + 1 -> string id of its command */
+	struct sg_run *runs;
+	size_t runs_cap, nruns;
+	struct sg_u64map last_run; /* pid << 32 | tid -> index of its latest run + 1 */
 };
 
 struct sg_profile *sg_profile_new(void)
@@ -43,6 +46,7 @@ struct sg_profile *sg_profile_new(void)
 	sg_intern_init(&p->stacks);
 	sg_intern_init(&p->rows);
 	sg_u64map_init(&p->procs);
+	sg_u64map_init(&p->last_run);
 	p->meta.command = strdup("");
 	p->meta.python_version = strdup("");
 	if (!p->meta.command || !p->meta.python_version || sg_profile_intern(p, "", 0) != 0) {
@@ -64,6 +68,8 @@ void sg_profile_free(struct sg_profile *p)
 	sg_intern_release(&p->rows);
 	free(p->samples);
 	sg_u64map_release(&p->procs);
+	free(p->runs);
+	sg_u64map_release(&p->last_run);
 	free(p);
 }
 
@@ -161,8 +167,8 @@ size_t sg_profile_nstacks(const struct sg_profile *p)
 	return sg_intern_count(&p->stacks);
 }
 
-int sg_profile_add(struct sg_profile *p, uint32_t stack, const struct sg_labels *labels,
-                   uint64_t count, uint64_t weight_ns)
+/* The row for (stack, labels), created empty if new; its index or NONE. */
+static uint32_t row_id(struct sg_profile *p, uint32_t stack, const struct sg_labels *labels)
 {
 	struct row_key key = {
 	    .stack = stack,
@@ -174,18 +180,73 @@ int sg_profile_add(struct sg_profile *p, uint32_t stack, const struct sg_labels 
 	size_t n = sg_intern_count(&p->rows);
 	uint32_t id;
 
-	if (stack >= sg_intern_count(&p->stacks))
-		return SG_EUSAGE;
 	/* Room first, so that a new key never lacks its row. */
 	if (sg_grow(&p->samples, &p->samples_cap, n + 1, sizeof(*p->samples)) ||
 	    sg_intern_put(&p->rows, &key, sizeof(key), &id))
-		return SG_ENOMEM;
+		return NONE;
 	if (id == n)
 		p->samples[id] = (struct sg_sample){.stack = stack, .labels = *labels};
-	p->samples[id].count += count;
-	p->samples[id].weight_ns += weight_ns;
+	return id;
+}
+
+int sg_profile_add(struct sg_profile *p, uint32_t stack, const struct sg_labels *labels,
+                   uint64_t count, uint64_t weight_ns)
+{
+	uint32_t row;
+
+	if (stack >= sg_intern_count(&p->stacks))
+		return SG_EUSAGE;
+	row = row_id(p, stack, labels);
+	if (row == NONE)
+		return SG_ENOMEM;
+	p->samples[row].count += count;
+	p->samples[row].weight_ns += weight_ns;
 	p->total += count;
 	return 0;
+}
+
+int sg_profile_add_at(struct sg_profile *p, uint32_t stack, const struct sg_labels *labels,
+                      uint64_t count, uint64_t weight_ns, uint64_t t_ns)
+{
+	uint64_t thread = (uint64_t)(uint32_t)labels->pid << 32 | (uint32_t)labels->tid;
+	uint64_t slack = count ? weight_ns / count / 2 : 0;
+	struct sg_run *last = NULL;
+	uint64_t last_plus1;
+	uint32_t row;
+
+	if (stack >= sg_intern_count(&p->stacks))
+		return SG_EUSAGE;
+	row = row_id(p, stack, labels);
+	if (row == NONE)
+		return SG_ENOMEM;
+	/* Key 0 is reserved; pid 0 only comes from hand-made profiles. */
+	thread += !thread;
+	if (sg_u64map_get(&p->last_run, thread, &last_plus1))
+		last = &p->runs[last_plus1 - 1];
+	if (last && last->row == row && last->end_ns + slack >= t_ns) {
+		last->end_ns = t_ns + weight_ns;
+		last->count += count;
+	} else {
+		if (sg_grow(&p->runs, &p->runs_cap, p->nruns + 1, sizeof(*p->runs)) ||
+		    sg_u64map_put(&p->last_run, thread, p->nruns + 1))
+			return SG_ENOMEM;
+		p->runs[p->nruns++] = (struct sg_run){
+		    .row = row, .start_ns = t_ns, .end_ns = t_ns + weight_ns, .count = count};
+	}
+	p->samples[row].count += count;
+	p->samples[row].weight_ns += weight_ns;
+	p->total += count;
+	return 0;
+}
+
+size_t sg_profile_nruns(const struct sg_profile *p)
+{
+	return p->nruns;
+}
+
+const struct sg_run *sg_profile_run(const struct sg_profile *p, size_t i)
+{
+	return i < p->nruns ? &p->runs[i] : NULL;
 }
 
 size_t sg_profile_nsamples(const struct sg_profile *p)

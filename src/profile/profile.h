@@ -14,6 +14,7 @@
  * that adds to the same table (tables may grow and move). Not thread-safe.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -73,6 +74,19 @@ struct sg_meta {
 	uint64_t dropped_torn;  /* memory changed under the walk, retries exhausted */
 	uint64_t dropped_read;  /* memory could not be read */
 	uint64_t dropped_depth; /* stack deeper than the walk allows */
+	/* How the run was asked to be shown; writers default to these. */
+	bool by_thread;  /* --threads: a root per thread */
+	bool by_process; /* --subprocesses: a root per process */
+};
+
+/* A stretch of one thread's timeline: consecutive samples of the same row
+ * (same stack and labels) merged into one. Times are nanoseconds since
+ * meta.start_unix_ns; [start_ns, end_ns) covers each sample's period. */
+struct sg_run {
+	uint32_t row; /* index of the aggregated sample (sg_profile_sample) */
+	uint64_t start_ns;
+	uint64_t end_ns;
+	uint64_t count;
 };
 
 struct sg_profile;
@@ -109,6 +123,21 @@ size_t sg_profile_nstacks(const struct sg_profile *p);
  * Returns 0, SG_ENOMEM, or SG_EUSAGE when stack does not exist. */
 int sg_profile_add(struct sg_profile *p, uint32_t stack, const struct sg_labels *labels,
                    uint64_t count, uint64_t weight_ns);
+
+/* Like sg_profile_add, and also note on the thread's timeline that the
+ * samples were taken at t_ns (since meta.start_unix_ns) and cover weight_ns
+ * from there. A thread's calls must come in time order. The sample extends
+ * the thread's last run when that run has the same row and ends no earlier
+ * than half a period (weight_ns / count) before t_ns; otherwise it starts a
+ * new run. */
+int sg_profile_add_at(struct sg_profile *p, uint32_t stack, const struct sg_labels *labels,
+                      uint64_t count, uint64_t weight_ns, uint64_t t_ns);
+
+/* The timeline, in the order runs started per thread (threads interleaved).
+ * Empty when the profile came from a source without times (collapsed);
+ * otherwise the runs of each row add up to its count. */
+size_t sg_profile_nruns(const struct sg_profile *p);
+const struct sg_run *sg_profile_run(const struct sg_profile *p, size_t i);
 
 /* Aggregated rows, in first-seen order. */
 size_t sg_profile_nsamples(const struct sg_profile *p);

@@ -58,6 +58,7 @@ struct sampler {
 	size_t nprocs, cap;
 	bool found_python;          /* any process seen running CPython */
 	uint64_t now_ns;            /* monotonic time of the current tick */
+	uint64_t start_ns;          /* monotonic time the loop started: timeline's 0 */
 	struct sg_pyframe_raw *raw; /* one walk's frames */
 	uint32_t *stack;            /* the same, as profile frame ids, root first */
 	uint64_t period_ns;
@@ -315,7 +316,8 @@ static int sample_thread(struct sampler *s, struct proc *pr, struct sg_pythread 
 	    (running ? 0 : SG_SAMPLE_IDLE) | (th->tstate == gil_holder ? SG_SAMPLE_GIL : 0);
 	if (stack == UINT32_MAX || labels.thread_name == UINT32_MAX)
 		return SG_ENOMEM;
-	return sg_profile_add(s->profile, stack, &labels, 1, s->period_ns);
+	return sg_profile_add_at(s->profile, stack, &labels, 1, s->period_ns,
+	                         s->now_ns - s->start_ns);
 }
 
 /* One tick for one process: every thread of every interpreter. */
@@ -445,6 +447,9 @@ static int run_loop(struct sampler *s, volatile sig_atomic_t *stop)
 	uint64_t tick = 0;
 	int err = 0;
 
+	s->start_ns = start;
+	s->meta->start_unix_ns = now_ns(CLOCK_REALTIME);
+
 	while (!*stop) {
 		/* Each sample falls uniformly within its own period around the
 		 * grid start + k * period: the rate is kept exactly, and work in
@@ -513,7 +518,6 @@ int sg_sampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_prof
                    size_t whylen)
 {
 	struct sampler s = {.opts = opts, .profile = p, .stats = stats};
-	struct timespec wall;
 	uint64_t cpu_start;
 	int err;
 
@@ -522,14 +526,13 @@ int sg_sampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_prof
 	s.meta = sg_profile_meta(p);
 	s.meta->mode = opts->mode;
 	s.meta->rate_asked_hz = opts->rate_hz;
+	s.meta->by_process = opts->subprocesses;
 	s.period_ns = (uint64_t)(NS_PER_S / opts->rate_hz);
 	if (s.period_ns == 0)
 		s.period_ns = 1;
 	s.rng = now_ns(CLOCK_REALTIME) ^ ((uint64_t)pid << 32) ^ 0x9e3779b97f4a7c15ull;
 	s.raw = malloc(SG_PYWALK_MAX_DEPTH * sizeof(*s.raw));
 	s.stack = malloc(SG_PYWALK_MAX_DEPTH * sizeof(*s.stack));
-	clock_gettime(CLOCK_REALTIME, &wall);
-	s.meta->start_unix_ns = (uint64_t)wall.tv_sec * NS_PER_S + (uint64_t)wall.tv_nsec;
 
 	err = !s.raw || !s.stack ? SG_ENOMEM : add_proc(&s, pid);
 	if (!err && !opts->launched && sg_proc_alive(pid))

@@ -145,6 +145,44 @@ static void test_aggregation(void **state)
 	sg_profile_free(p);
 }
 
+static void test_timeline(void **state)
+{
+	struct sg_profile *p = sg_profile_new();
+	struct sg_labels t7 = {.pid = 100, .tid = 7}, t8 = {.pid = 100, .tid = 8};
+	const uint64_t ms = 1000000;
+	uint32_t f[2], a, b;
+
+	(void)state;
+	f[0] = fx_frame(p, "main", "m.py", 1);
+	f[1] = fx_frame(p, "work", "m.py", 9);
+	a = sg_profile_stack_id(p, f, 2);
+	b = sg_profile_stack_id(p, f, 1);
+	/* Thread 7: a a (jittered) | b | a; thread 8 interleaved, one run. */
+	assert_int_equal(sg_profile_add_at(p, a, &t7, 1, 10 * ms, 0), 0);
+	assert_int_equal(sg_profile_add_at(p, a, &t8, 1, 10 * ms, 1 * ms), 0);
+	assert_int_equal(sg_profile_add_at(p, a, &t7, 1, 10 * ms, 14 * ms), 0);
+	assert_int_equal(sg_profile_add_at(p, a, &t8, 1, 10 * ms, 11 * ms), 0);
+	assert_int_equal(sg_profile_add_at(p, b, &t7, 1, 10 * ms, 20 * ms), 0);
+	assert_int_equal(sg_profile_add_at(p, a, &t7, 1, 10 * ms, 30 * ms), 0);
+	/* A gap of more than half a period (a tick the thread was off CPU)
+	 * breaks a run even when the stack is the same. */
+	assert_int_equal(sg_profile_add_at(p, a, &t7, 1, 10 * ms, 46 * ms), 0);
+	assert_int_equal(sg_profile_nruns(p), 5);
+	assert_int_equal(sg_profile_run(p, 0)->count, 2);
+	assert_int_equal(sg_profile_run(p, 0)->start_ns, 0);
+	assert_int_equal(sg_profile_run(p, 0)->end_ns, 24 * ms);
+	assert_int_equal(sg_profile_run(p, 1)->count, 2); /* thread 8 */
+	assert_int_equal(sg_profile_run(p, 1)->row, 1);
+	assert_int_equal(sg_profile_run(p, 2)->start_ns, 20 * ms);
+	assert_int_equal(sg_profile_run(p, 3)->row, sg_profile_run(p, 0)->row);
+	assert_int_equal(sg_profile_run(p, 4)->start_ns, 46 * ms);
+	assert_null(sg_profile_run(p, 5));
+	/* The rows hold the same samples as the runs. */
+	assert_int_equal(sg_profile_sample(p, 0)->count, 4);
+	assert_int_equal(sg_profile_total(p), 7);
+	sg_profile_free(p);
+}
+
 static void test_process_names(void **state)
 {
 	struct sg_profile *p = sg_profile_new();
@@ -194,6 +232,7 @@ int main(void)
 	    cmocka_unit_test(test_ids_stable_as_tables_grow),
 	    cmocka_unit_test(test_meta_defaults),
 	    cmocka_unit_test(test_aggregation),
+	    cmocka_unit_test(test_timeline),
 	    cmocka_unit_test(test_process_names),
 	    cmocka_unit_test(test_many_stacks),
 	};
