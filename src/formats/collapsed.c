@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "formats/format.h"
+#include "formats/text.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/strbuf.h"
@@ -50,34 +51,23 @@ struct line {
 	uint64_t count;
 };
 
-static int add_clean(struct sg_strbuf *sb, const char *s)
+/* Make the text appended since start safe for one folded line. */
+static void clean_since(struct sg_strbuf *sb, size_t start)
 {
-	size_t start = sb->len;
-	int err = sg_strbuf_addstr(sb, s);
-
-	for (size_t i = start; !err && i < sb->len; i++) {
+	for (size_t i = start; i < sb->len; i++) {
 		if (sb->buf[i] == ';')
 			sb->buf[i] = ':';
 		else if ((unsigned char)sb->buf[i] < 0x20)
 			sb->buf[i] = ' ';
 	}
-	return err;
 }
 
-static int add_frame(struct sg_strbuf *sb, const struct sg_profile *p, const struct sg_frame *f)
+static int add_clean(struct sg_strbuf *sb, const char *s)
 {
-	const char *file = sg_profile_str(p, f->file);
-	int err = add_clean(sb, sg_profile_str(p, f->name));
+	size_t start = sb->len;
+	int err = sg_strbuf_addstr(sb, s);
 
-	if (err || !file[0])
-		return err;
-	err = sg_strbuf_addstr(sb, " (");
-	if (!err)
-		err = add_clean(sb, file);
-	if (!err && f->line > 0)
-		err = sg_strbuf_addf(sb, ":%d", (int)f->line);
-	if (!err)
-		err = sg_strbuf_addch(sb, ')');
+	clean_since(sb, start);
 	return err;
 }
 
@@ -108,7 +98,8 @@ static int render_frames(struct frame_texts *ft, const struct sg_profile *p)
 		return SG_ENOMEM;
 	for (size_t i = 0; i < n && !err; i++) {
 		ft->at[i] = ft->text.len;
-		err = add_frame(&ft->text, p, sg_profile_frame(p, (uint32_t)i));
+		err = sg_text_frame(&ft->text, p, sg_profile_frame(p, (uint32_t)i));
+		clean_since(&ft->text, ft->at[i]);
 	}
 	ft->at[n] = ft->text.len;
 	return err;
