@@ -4,22 +4,34 @@
 # Packages already present are left alone, so this is quick when run again.
 set -eu
 
+# Output formats are tested by their real consumers: go tool pprof
+# (golang-go), headless Chromium, and npm packages (nodejs ships npm).
 packages="gcc make libc6-dev libelf-dev zlib1g-dev libcmocka-dev
-python3 python3-dev python3-pytest clang clang-format"
+libprotobuf-c-dev protobuf-c-compiler
+python3 python3-dev python3-pytest clang clang-format
+golang-go chromium nodejs"
 
 missing=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+# Debian's nodejs lacks npm, which nodesource's bundles: ask for it only then.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
-echo "installing:$missing"
-if [ "$(id -u)" -ne 0 ]; then
-	echo "spyglass: need root to install$missing (or install them yourself)" >&2
-	exit 1
+if [ -n "$missing" ]; then
+	echo "installing:$missing"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "spyglass: need root to install$missing (or install them yourself)" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+# The npm consumers, at the versions package-lock.json pins.
+cd "$(dirname "$0")/../tests/consumers"
+[ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] ||
+	npm ci --no-audit --no-fund --loglevel=error
