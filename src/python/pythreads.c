@@ -56,7 +56,8 @@ struct sg_pythreads {
 	struct thread_name *comms; /* kernel names, by tid, for the others */
 	size_t ncomms;
 	uint64_t active;       /* threading._active, 0 until found */
-	uint64_t refreshed_ns; /* 0: never */
+	uint64_t refreshed_ns; /* last read of _active; 0: never */
+	uint64_t rescanned_ns; /* last search of the modules for _active; 0: never */
 	uint64_t generation;
 };
 
@@ -435,12 +436,18 @@ int sg_pythreads_name(struct sg_pythreads *names, const struct sg_pythread *th, 
 	uint64_t now = now_ns();
 	uint64_t age = now - names->refreshed_ns;
 	const char *name = lookup(names->names, names->n, th->thread_id);
+	/* The quick looks below must not postpone the full one: a target
+	 * caught before it imported threading would otherwise never be
+	 * searched again while unknown threads keep asking. */
+	bool rescan = !names->rescanned_ns || now - names->rescanned_ns > REFRESH_MAX_NS;
 
 	/* Threads come and go: look again when one is unknown (not too
 	 * often), and every second in any case, as threads can be renamed. */
-	if (!names->refreshed_ns || age > REFRESH_MAX_NS || (!name && age > REFRESH_MIN_NS)) {
-		refresh(names, !names->refreshed_ns || age > REFRESH_MAX_NS);
+	if (rescan || age > REFRESH_MAX_NS || (!name && age > REFRESH_MIN_NS)) {
+		refresh(names, rescan);
 		names->refreshed_ns = now;
+		if (rescan)
+			names->rescanned_ns = now;
 		name = lookup(names->names, names->n, th->thread_id);
 	}
 	if (name) {
