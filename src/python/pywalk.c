@@ -171,7 +171,10 @@ int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
 	const struct sg_pylayout *l = &w->proc->layout;
 	uint8_t buf[MAX_COPY];
 	uint64_t frame = th->top_frame;
-	size_t n = 0, seen = 0;
+	/* Brent's cycle finding: a frame met again is a loop made by a tear
+	 * (a freed frame reused lower down the chain), not a deep stack. */
+	uint64_t marker = frame;
+	size_t n = 0, seen = 0, power = 1, since_marker = 0;
 	int err;
 
 	if (l->frame.size > sizeof(buf))
@@ -185,9 +188,15 @@ int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
 	for (; frame; seen++) {
 		uint64_t code;
 
-		/* A chain longer than any real stack is a cycle made by a tear. */
 		if (seen >= SG_PYWALK_MAX_DEPTH * 2)
 			return SG_ECORRUPT;
+		if (seen > 0 && frame == marker)
+			return SG_ECORRUPT;
+		if (++since_marker == power) {
+			marker = frame;
+			power *= 2;
+			since_marker = 0;
+		}
 		err = sg_memcache_read(w->cache, frame, buf, l->frame.size);
 		if (err)
 			return err;
