@@ -58,6 +58,7 @@ struct sg_pythreads {
 	uint64_t active;       /* threading._active, 0 until found */
 	uint64_t refreshed_ns; /* last read of _active; 0: never */
 	uint64_t rescanned_ns; /* last search of the modules for _active; 0: never */
+	uint64_t rescan_every_ns;
 	uint64_t generation;
 };
 
@@ -436,18 +437,25 @@ int sg_pythreads_name(struct sg_pythreads *names, const struct sg_pythread *th, 
 	uint64_t now = now_ns();
 	uint64_t age = now - names->refreshed_ns;
 	const char *name = lookup(names->names, names->n, th->thread_id);
-	/* The quick looks below must not postpone the full one: a target
-	 * caught before it imported threading would otherwise never be
-	 * searched again while unknown threads keep asking. */
-	bool rescan = !names->rescanned_ns || now - names->rescanned_ns > REFRESH_MAX_NS;
+	/* A target caught before it imported threading has no _active yet:
+	 * search again soon, backing off to once a second, so that its
+	 * threads are named within moments of starting. */
+	bool rescan = !names->rescanned_ns || now - names->rescanned_ns > names->rescan_every_ns;
 
 	/* Threads come and go: look again when one is unknown (not too
 	 * often), and every second in any case, as threads can be renamed. */
 	if (rescan || age > REFRESH_MAX_NS || (!name && age > REFRESH_MIN_NS)) {
 		refresh(names, rescan);
 		names->refreshed_ns = now;
-		if (rescan)
+		if (rescan) {
 			names->rescanned_ns = now;
+			names->rescan_every_ns =
+			    names->active ? REFRESH_MAX_NS : names->rescan_every_ns * 2;
+			if (names->rescan_every_ns < REFRESH_MIN_NS)
+				names->rescan_every_ns = REFRESH_MIN_NS;
+			if (names->rescan_every_ns > REFRESH_MAX_NS)
+				names->rescan_every_ns = REFRESH_MAX_NS;
+		}
 		name = lookup(names->names, names->n, th->thread_id);
 	}
 	if (name) {
