@@ -65,3 +65,32 @@ int sg_text_json(struct sg_strbuf *sb, const char *s)
 	}
 	return err ? err : sg_strbuf_addch(sb, '"');
 }
+
+int sg_text_xml(struct sg_strbuf *sb, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	int err = 0;
+
+	while (!err && *u) {
+		size_t n = utf8_len(u);
+
+		/* utf8_len vouches for u[1] after 0xc2 and u[2] after 0xef. */
+		if (n == 0 || *u < 0x20 || *u == 0x7f || (u[0] == 0xc2 && u[1] < 0xa0) ||
+		    (u[0] == 0xef && u[1] == 0xbf && u[2] >= 0xbe)) {
+			err = sg_strbuf_addstr(sb, "\xef\xbf\xbd");
+			n = n ? n : 1;
+		} else if (*u == '&') {
+			err = sg_strbuf_addstr(sb, "&amp;");
+		} else if (*u == '<') {
+			err = sg_strbuf_addstr(sb, "&lt;");
+		} else if (*u == '>') {
+			err = sg_strbuf_addstr(sb, "&gt;");
+		} else if (*u == '"') {
+			err = sg_strbuf_addstr(sb, "&quot;");
+		} else {
+			err = sg_strbuf_add(sb, u, n);
+		}
+		u += n;
+	}
+	return err;
+}

@@ -19,4 +19,11 @@ int sg_text_frame(struct sg_strbuf *sb, const struct sg_profile *p, const struct
  * valid JSON whatever the target's memory held. 0 or SG_ENOMEM. */
 int sg_text_json(struct sg_strbuf *sb, const char *s);
 
+/* Append s for XML text or a double-quoted attribute value: '&', '<', '>'
+ * and '"' become entities, and bytes that are not UTF-8, control characters
+ * (C0, DEL, C1) and the noncharacters U+FFFE and U+FFFF, which XML 1.0
+ * forbids or discourages, become U+FFFD, so the result is well-formed
+ * whatever the target's memory held. 0 or SG_ENOMEM. */
+int sg_text_xml(struct sg_strbuf *sb, const char *s);
+
 #endif
