@@ -78,6 +78,18 @@ fuzz: $(FUZZ_BIN)
 		tail -1 $$work.log; \
 	done
 
+# The flame graph's script stays plain JavaScript (src/formats/flamegraph.js)
+# and is compiled in as a C string literal: each line quoted, with '\', '"'
+# and '?' (trigraphs) escaped.
+%/gen/flamegraph_js.inc: src/formats/flamegraph.js
+	@mkdir -p $(dir $@)
+	sed 's/[\\"?]/\\&/g; s/^/"/; s/$$/\\n"/' $< > $@
+
+$(BUILD)/src/formats/flamegraph.o: $(BUILD)/gen/flamegraph_js.inc
+$(BUILD)/src/formats/flamegraph.o: CPPFLAGS += -I$(BUILD)/gen
+$(FUZZ_BIN): build-fuzz/gen/flamegraph_js.inc
+$(FUZZ_BIN): CPPFLAGS += -Ibuild-fuzz/gen
+
 # Performance figures live here, not in timed tests (see README, Performance).
 $(BUILD)/bench_profile: bench/bench_profile.c $(BUILD)/libspyglass.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libspyglass.a $(LDLIBS)

@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Flame graphs as one self-contained SVG, after Brendan Gregg's
+ * flamegraph.pl: a box per frame, as wide as its samples, callers below
+ * callees, and at each level the frames of one parent in alphabetical
+ * order (so the x axis is not time). Everything is drawn by the SVG itself;
+ * an embedded script (flamegraph.js) adds hover details, click to zoom and
+ * regex search (a button, or Ctrl-F), and nothing is fetched from the
+ * network.
+ *
+ * The stacks are those of the collapsed writer: an optional
+ * "process PID: COMMAND" root, then "thread TID: NAME", then the frames
+ * named by sg_text_frame, then an "[idle]" leaf for samples of idle
+ * threads; all under one root "all". With opts->reverse the frames (the
+ * idle leaf included) are reversed so that leaf functions sit at the base,
+ * as with flamegraph.pl --reverse; the process and thread roots stay at
+ * the base, since they partition the samples rather than call anything.
+ * With opts->icicle the graph is drawn top-down.
+ *
+ * Frames under 1/MIN_SHARE of all samples are omitted, as flamegraph.pl
+ * and py-spy do (drawing thousands of sub-pixel boxes makes the file slow
+ * to open and shows nothing): their samples stay in their parents' widths
+ * and show as a gap above them.
+ *
+ * Colours: a hue family per kind of frame (Python warm, native green,
+ * kernel purple, idle blue, roots grey), shaded by a hash of the function
+ * name (not of its line) so that a function keeps its colour from run to
+ * run and from line to line. (util/hash may change between versions of
+ * spyglass; that only reshuffles the shades.)
+ *
+ * The tree is built without one: each row's stack becomes a sequence of
+ * label ranks (labels sorted alphabetically), the rows are sorted, and one
+ * pass merges the common prefixes of neighbouring rows, as flamegraph.pl
+ * does over sorted folded lines. That is O(frames + rows log rows).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/format.h"
+#include "formats/text.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/hash.h"
+#include "util/intern.h"
+#include "util/strbuf.h"
+
+/* Geometry in SVG user units (pixels at 100%). The script reads the
+ * horizontal ones from attributes of the <svg> element. */
+#define IMAGE_WIDTH  1200
+#define PAD          10   /* left and right of the frames */
+#define FRAME_HEIGHT 16   /* one level, the 1-unit gap above the box included */
+#define CHAR_WIDTH   7.2  /* monospace advance at 12px: 0.6 em */
+#define TITLE_CHAR   10.2 /* the same at the title's 17px */
+#define TOP          74   /* title, subtitle, buttons */
+#define BOTTOM       30   /* the details line */
+#define MIN_SHARE    1000 /* frames under 1/MIN_SHARE of the samples are omitted */
+#define COLOUR_SEED  0x666c616d65ull
+
+/* What a box is, for its colour. The first three are enum sg_frame_type. */
+enum kind {
+	KIND_PYTHON = SG_FRAME_PYTHON,
+	KIND_NATIVE = SG_FRAME_NATIVE,
+	KIND_KERNEL = SG_FRAME_KERNEL,
+	KIND_IDLE,
+	KIND_ROOT, /* "all", "process PID: COMMAND", "thread TID: NAME" */
+};
+
+/* Each channel is base + span * (a hash-derived value in [0, 1]). */
+static const struct {
+	unsigned char base[3], span[3];
+} palette[] = {
+    [KIND_PYTHON] = {{205, 0, 0}, {50, 230, 55}},   /* red, orange, yellow */
+    [KIND_NATIVE] = {{50, 160, 50}, {60, 80, 60}},  /* greens */
+    [KIND_KERNEL] = {{150, 90, 190}, {50, 50, 60}}, /* purples */
+    [KIND_IDLE] = {{60, 110, 200}, {40, 40, 55}},   /* blues */
+    [KIND_ROOT] = {{185, 185, 185}, {25, 25, 25}},  /* greys */
+};
+
+/* One stack of the profile: label ranks at seq[at .. at + len). */
+struct row {
+	size_t at;
+	size_t len;
+	uint64_t count;
+};
+
+/* One box: count samples from the start-th on, at depth (0 is "all"). */
+struct node {
+	uint64_t start;
+	uint64_t count;
+	uint32_t label;
+	uint32_t depth;
+};
+
+struct graph {
+	/* Labels: every distinct (kind, text), keyed by a kind byte then the
+	 * text, with the colour of each and the label of each rank. */
+	struct sg_intern labels;
+	uint32_t *rgb;
+	size_t rgb_cap;
+	uint32_t *by_rank;
+	struct sg_strbuf key;  /* scratch for building keys */
+	uint32_t *frame_label; /* profile frame id -> label */
+	uint32_t all, idle;    /* the labels of the root and of the idle leaf */
+	uint32_t *seq;         /* labels of every row, then their ranks */
+	size_t seq_len, seq_cap;
+	struct row *rows;
+	size_t nrows, rows_cap;
+	uint64_t total;
+	struct node *nodes; /* the boxes drawn, children before parents */
+	size_t nnodes, nodes_cap;
+	uint32_t max_depth;
+};
+
+static uint32_t colour(enum kind kind, const char *name, size_t len)
+{
+	uint64_t h = sg_hash_bytes(name, len, COLOUR_SEED);
+	uint32_t rgb = 0;
+
+	for (int c = 0; c < 3; c++) {
+		double v = (double)((h >> (16 * c)) & 0xffff) / 0xffff;
+
+		rgb = rgb << 8 | (uint32_t)(palette[kind].base[c] + palette[kind].span[c] * v);
+	}
+	return rgb;
+}
+
+/* The label of text (len bytes) drawn as kind; a new label is coloured by
+ * the hash of name. 0 or SG_ENOMEM. */
+static int put_label(struct graph *g, enum kind kind, const char *text, size_t len,
+                     const char *name, uint32_t *id)
+{
+	size_t n = sg_intern_count(&g->labels);
+	int err;
+
+	sg_strbuf_reset(&g->key);
+	err = sg_strbuf_addch(&g->key, (char)kind);
+	if (!err)
+		err = sg_strbuf_add(&g->key, text, len);
+	if (!err)
+		err = sg_intern_put(&g->labels, g->key.buf, g->key.len, id);
+	if (err || *id < n)
+		return err;
+	err = sg_grow(&g->rgb, &g->rgb_cap, n + 1, sizeof(*g->rgb));
+	if (!err)
+		g->rgb[n] = colour(kind, name, strlen(name));
+	return err;
+}
+
+/* The text of a label, and its kind. */
+static const char *label_text(const struct graph *g, uint32_t id, enum kind *kind)
+{
+	const char *key = sg_intern_get(&g->labels, id, NULL);
+
+	if (kind)
+		*kind = (enum kind)key[0];
+	return key + 1;
+}
+
+static int label_frames(struct graph *g, const struct sg_profile *p)
+{
+	size_t n = sg_profile_nframes(p);
+	struct sg_strbuf text = SG_STRBUF_INIT;
+	int err;
+
+	g->frame_label = malloc((n ? n : 1) * sizeof(*g->frame_label));
+	if (!g->frame_label)
+		return SG_ENOMEM;
+	err = put_label(g, KIND_ROOT, "all", 3, "all", &g->all);
+	if (!err)
+		err = put_label(g, KIND_IDLE, "[idle]", 6, "[idle]", &g->idle);
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct sg_frame *f = sg_profile_frame(p, (uint32_t)i);
+		/* A type this writer does not know is drawn as Python. */
+		enum kind kind = f->type <= SG_FRAME_KERNEL ? (enum kind)f->type : KIND_PYTHON;
+
+		sg_strbuf_reset(&text);
+		err = sg_text_frame(&text, p, f);
+		if (!err)
+			err = put_label(g, kind, text.buf, text.len, sg_profile_str(p, f->name),
+			                &g->frame_label[i]);
+	}
+	sg_strbuf_release(&text);
+	return err;
+}
+
+/* Push the label of a "KIND NUM: TEXT" root onto the sequence. */
+static int push_root(struct graph *g, struct sg_strbuf *text, const char *kind, pid_t num,
+                     const char *what)
+{
+	int err;
+
+	sg_strbuf_reset(text);
+	err = sg_strbuf_addf(text, "%s %d: %s", kind, (int)num, what);
+	if (!err)
+		err = put_label(g, KIND_ROOT, text->buf, text->len, text->buf, &g->seq[g->seq_len]);
+	g->seq_len += !err;
+	return err;
+}
+
+/* Append the label sequence of sample s as a new row. */
+static int add_row(struct graph *g, const struct sg_profile *p, const struct sg_write_opts *opts,
+                   const struct sg_sample *s, struct sg_strbuf *text)
+{
+	size_t depth;
+	const uint32_t *frames = sg_profile_stack(p, s->stack, &depth);
+	bool idle = s->labels.flags & SG_SAMPLE_IDLE;
+	struct row row = {.at = g->seq_len, .count = s->count};
+	int err;
+
+	/* all, two roots, the frames, the idle leaf */
+	err = sg_grow(&g->seq, &g->seq_cap, g->seq_len + depth + 4, sizeof(*g->seq));
+	if (!err)
+		err = sg_grow(&g->rows, &g->rows_cap, g->nrows + 1, sizeof(*g->rows));
+	if (err)
+		return err;
+	g->seq[g->seq_len++] = g->all;
+	if (opts->processes && s->labels.pid > 0)
+		err = push_root(g, text, "process", s->labels.pid,
+		                sg_profile_process(p, s->labels.pid));
+	if (!err && opts->threads && s->labels.tid > 0)
+		err = push_root(g, text, "thread", s->labels.tid,
+		                sg_profile_str(p, s->labels.thread_name));
+	if (err)
+		return err;
+	if (idle && opts->reverse)
+		g->seq[g->seq_len++] = g->idle;
+	for (size_t i = 0; i < depth; i++)
+		g->seq[g->seq_len++] = g->frame_label[frames[opts->reverse ? depth - 1 - i : i]];
+	if (idle && !opts->reverse)
+		g->seq[g->seq_len++] = g->idle;
+	row.len = g->seq_len - row.at;
+	g->rows[g->nrows++] = row;
+	g->total += s->count;
+	return 0;
+}
+
+static int by_text(const void *a, const void *b, void *arg)
+{
+	const struct graph *g = arg;
+	enum kind ka, kb;
+	const char *ta = label_text(g, *(const uint32_t *)a, &ka);
+	const char *tb = label_text(g, *(const uint32_t *)b, &kb);
+	int c = strcmp(ta, tb);
+
+	return c ? c : (int)ka - (int)kb;
+}
+
+/* Replace the labels in seq by their ranks in alphabetical order, so that
+ * rows compare as integer arrays. */
+static int rank_labels(struct graph *g)
+{
+	size_t n = sg_intern_count(&g->labels);
+	uint32_t *rank = malloc(n * sizeof(*rank));
+	int err = 0;
+
+	g->by_rank = malloc(n * sizeof(*g->by_rank));
+	if (!rank || !g->by_rank) {
+		err = SG_ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		g->by_rank[i] = i;
+	qsort_r(g->by_rank, n, sizeof(*g->by_rank), by_text, g);
+	for (uint32_t i = 0; i < n; i++)
+		rank[g->by_rank[i]] = i;
+	for (size_t i = 0; i < g->seq_len; i++)
+		g->seq[i] = rank[g->seq[i]];
+out:
+	free(rank);
+	return err;
+}
+
+static int by_stack(const void *a, const void *b, void *arg)
+{
+	const struct row *x = a, *y = b;
+	const uint32_t *seq = arg;
+	size_t n = x->len < y->len ? x->len : y->len;
+
+	for (size_t i = 0; i < n; i++)
+		if (seq[x->at + i] != seq[y->at + i])
+			return seq[x->at + i] < seq[y->at + i] ? -1 : 1;
+	return (x->len > y->len) - (x->len < y->len);
+}
+
+/* The frame open at depth since start ends at end: keep it if wide enough. */
+static int close_frame(struct graph *g, uint32_t rank, uint32_t depth, uint64_t start, uint64_t end,
+                       uint64_t min_count)
+{
+	int err;
+
+	if (end - start < min_count)
+		return 0;
+	err = sg_grow(&g->nodes, &g->nodes_cap, g->nnodes + 1, sizeof(*g->nodes));
+	if (err)
+		return err;
+	g->nodes[g->nnodes++] = (struct node){
+	    .start = start, .count = end - start, .label = g->by_rank[rank], .depth = depth};
+	if (depth > g->max_depth)
+		g->max_depth = depth;
+	return 0;
+}
+
+/*
+ * Walk the sorted rows keeping the path of frames open so far (the previous
+ * row's sequence): frames past the common prefix with the next row close,
+ * the next row's frames past it open. Samples are laid out in row order.
+ */
+static int merge_rows(struct graph *g)
+{
+	uint64_t min_count = g->total / MIN_SHARE + (g->total % MIN_SHARE != 0);
+	uint64_t *open = NULL, x = 0;
+	size_t open_cap = 0, prev_len = 0;
+	const uint32_t *prev = NULL;
+	int err = 0;
+
+	for (size_t r = 0; r <= g->nrows && !err; r++) {
+		const uint32_t *s = r < g->nrows ? g->seq + g->rows[r].at : NULL;
+		size_t len = r < g->nrows ? g->rows[r].len : 0, k = 0;
+
+		while (k < prev_len && k < len && prev[k] == s[k])
+			k++;
+		for (size_t d = prev_len; d > k && !err; d--)
+			err = close_frame(g, prev[d - 1], (uint32_t)(d - 1), open[d - 1], x,
+			                  min_count);
+		if (!err)
+			err = sg_grow(&open, &open_cap, len + 1, sizeof(*open));
+		for (size_t d = k; d < len && !err; d++)
+			open[d] = x;
+		if (r < g->nrows)
+			x += g->rows[r].count;
+		prev = s;
+		prev_len = len;
+	}
+	free(open);
+	return err;
+}
+
+static int build(struct graph *g, const struct sg_profile *p, const struct sg_write_opts *opts)
+{
+	struct sg_strbuf text = SG_STRBUF_INIT;
+	int err = label_frames(g, p);
+
+	for (size_t i = 0; i < sg_profile_nsamples(p) && !err; i++) {
+		const struct sg_sample *s = sg_profile_sample(p, i);
+		size_t depth;
+
+		/* As in collapsed: a row needs samples and frames. */
+		if (s->count && sg_profile_stack(p, s->stack, &depth) && depth)
+			err = add_row(g, p, opts, s, &text);
+	}
+	sg_strbuf_release(&text);
+	if (!err)
+		err = rank_labels(g);
+	if (!err && g->nrows)
+		qsort_r(g->rows, g->nrows, sizeof(*g->rows), by_stack, g->seq);
+	return err ? err : merge_rows(g);
+}
+
+static void graph_release(struct graph *g)
+{
+	sg_intern_release(&g->labels);
+	free(g->rgb);
+	free(g->by_rank);
+	sg_strbuf_release(&g->key);
+	free(g->frame_label);
+	free(g->seq);
+	free(g->rows);
+	free(g->nodes);
+}
+
+/* ---- the document ---- */
+
+/*
+ * Append name escaped, cut to what fits in w units at char_w per
+ * character: the whole name, or its first characters and "..", or nothing
+ * when not even three characters fit. flamegraph.js has the same rule.
+ */
+static int add_label(struct sg_strbuf *sb, struct sg_strbuf *scratch, const char *name, double w,
+                     double char_w)
+{
+	size_t fit = w > 6 ? (size_t)((w - 6) / char_w) : 0, chars = 0, keep = 0;
+	int err;
+
+	if (fit < 3)
+		return 0;
+	for (size_t i = 0; name[i]; i++) {
+		if (((unsigned char)name[i] & 0xc0) == 0x80)
+			continue; /* a UTF-8 continuation byte: same character */
+		if (chars == fit - 2)
+			keep = i;
+		chars++;
+	}
+	if (chars <= fit)
+		return sg_text_xml(sb, name);
+	sg_strbuf_reset(scratch);
+	err = sg_strbuf_add(scratch, name, keep);
+	if (!err)
+		err = sg_text_xml(sb, scratch->buf);
+	return err ? err : sg_strbuf_addstr(sb, "..");
+}
+
+/* "wall mode, Python 3.12.1, 100 Hz asked, 99.1 Hz achieved, 1234 samples, 12.35 s" */
+static int add_subtitle(struct sg_strbuf *sb, const struct sg_profile *p,
+                        const struct sg_write_opts *opts, uint64_t total)
+{
+	const struct sg_meta *m = sg_profile_meta_const(p);
+	/* A profile read from a file without the run's metadata (collapsed)
+	 * has no rate nor duration, and its mode is only the default. */
+	bool recorded = m->rate_asked_hz > 0 || m->duration_ns > 0;
+	int err = 0;
+
+	if (recorded)
+		err = sg_strbuf_addf(sb, "%s mode, ", m->mode == SG_MODE_WALL ? "wall" : "cpu");
+	if (!err && m->python_version[0]) {
+		err = sg_strbuf_addstr(sb, "Python ");
+		if (!err)
+			err = sg_text_xml(sb, m->python_version);
+		if (!err)
+			err = sg_strbuf_addstr(sb, ", ");
+	}
+	if (!err && m->rate_asked_hz > 0)
+		err = sg_strbuf_addf(sb, "%g Hz asked, %.1f Hz achieved, ", m->rate_asked_hz,
+		                     m->rate_achieved_hz);
+	if (!err)
+		err = sg_strbuf_addf(sb, "%llu samples",
+		                     (unsigned long long)(m->samples ? m->samples : total));
+	if (!err && m->dropped)
+		err = sg_strbuf_addf(sb, " (%llu dropped)", (unsigned long long)m->dropped);
+	if (!err && m->duration_ns)
+		err = sg_strbuf_addf(sb, ", %.2f s", (double)m->duration_ns / 1e9);
+	if (!err && opts->reverse)
+		err = sg_strbuf_addstr(sb, ", reversed: leaf functions at the base");
+	return err;
+}
+
+static const char style[] = "text { font-family: monospace; font-size: 12px; fill: rgb(0,0,0); }\n"
+                            "#title { font-size: 17px; text-anchor: middle; }\n"
+                            "#subtitle { text-anchor: middle; fill: rgb(80,80,80); }\n"
+                            "#search, #matched { text-anchor: end; }\n"
+                            ".button { cursor: pointer; fill: rgb(0,0,160); }\n"
+                            ".button:hover { fill: rgb(80,80,255); }\n"
+                            ".hide { display: none; }\n"
+                            "#frames g { cursor: pointer; }\n"
+                            "#frames text { pointer-events: none; }\n"
+                            "#frames g:hover rect { stroke: rgb(0,0,0); stroke-width: 0.5; }\n"
+                            "#frames g.hl rect { fill: rgb(230,0,230); }\n"
+                            "#frames g.parent { opacity: 0.5; }\n";
+
+static const char script[] =
+#include "flamegraph_js.inc"
+    ;
+
+static int add_head(struct sg_strbuf *sb, struct sg_strbuf *scratch, const struct sg_profile *p,
+                    const struct sg_write_opts *opts, const struct graph *g, int height)
+{
+	const char *command = sg_profile_meta_const(p)->command;
+	int err = sg_strbuf_addf(
+	    sb,
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
+	    "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" "
+	    "height=\"%d\" viewBox=\"0 0 %d %d\" data-total=\"%llu\" data-pad=\"%d\" "
+	    "data-fw=\"%d\" data-charw=\"%g\">\n"
+	    "<!-- Flame graph written by spyglass. Frames under 1/%d of all samples are "
+	    "omitted (as flamegraph.pl and py-spy do): their samples show as a gap above "
+	    "their parent. Click a frame to zoom, Search or Ctrl-F to highlight frames by "
+	    "regular expression. -->\n"
+	    "<style type=\"text/css\">\n%s</style>\n"
+	    "<defs><linearGradient id=\"background\" y1=\"0\" y2=\"1\" x1=\"0\" x2=\"0\">"
+	    "<stop stop-color=\"#eeeeee\" offset=\"5%%\"/>"
+	    "<stop stop-color=\"#eeeeb0\" offset=\"95%%\"/></linearGradient></defs>\n"
+	    "<rect width=\"100%%\" height=\"100%%\" fill=\"url(#background)\"/>\n"
+	    "<text id=\"title\" x=\"%d\" y=\"24\">",
+	    IMAGE_WIDTH, height, IMAGE_WIDTH, height, (unsigned long long)g->total, PAD,
+	    IMAGE_WIDTH - 2 * PAD, CHAR_WIDTH, MIN_SHARE, style, IMAGE_WIDTH / 2);
+
+	/* The command may be long: cut on screen, whole in the tooltip. */
+	if (!err && command[0]) {
+		err = sg_strbuf_addstr(sb, "<title>");
+		if (!err)
+			err = sg_text_xml(sb, command);
+		if (!err)
+			err = sg_strbuf_addstr(sb, "</title>");
+		if (!err)
+			err = add_label(sb, scratch, command, IMAGE_WIDTH - 2 * PAD, TITLE_CHAR);
+	} else if (!err) {
+		err = sg_strbuf_addstr(sb, "Flame graph");
+	}
+	if (!err)
+		err = sg_strbuf_addf(sb, "</text>\n<text id=\"subtitle\" x=\"%d\" y=\"44\">",
+		                     IMAGE_WIDTH / 2);
+	if (!err)
+		err = add_subtitle(sb, p, opts, g->total);
+	if (!err)
+		err = sg_strbuf_addf(
+		    sb,
+		    "</text>\n"
+		    "<text id=\"unzoom\" class=\"button hide\" x=\"%d\" y=\"64\">Reset "
+		    "zoom</text>\n"
+		    "<text id=\"search\" class=\"button\" x=\"%d\" y=\"64\">Search</text>\n"
+		    "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n"
+		    "<text id=\"matched\" x=\"%d\" y=\"%d\"></text>\n"
+		    "<g id=\"frames\">\n",
+		    PAD, IMAGE_WIDTH - PAD, PAD, height - 10, IMAGE_WIDTH - PAD, height - 10);
+	return err;
+}
+
+static int add_node(struct sg_strbuf *sb, struct sg_strbuf *scratch, const struct graph *g,
+                    const struct node *n, bool icicle)
+{
+	double scale = (double)(IMAGE_WIDTH - 2 * PAD) / (double)g->total;
+	double x = PAD + (double)n->start * scale, w = (double)n->count * scale;
+	uint32_t level = icicle ? n->depth : g->max_depth - n->depth;
+	int y = TOP + (int)level * FRAME_HEIGHT;
+	uint32_t rgb = g->rgb[n->label];
+	const char *text = label_text(g, n->label, NULL);
+	int err;
+
+	err = sg_strbuf_addf(sb, "<g data-x=\"%llu\" data-w=\"%llu\" data-d=\"%u\"><title>",
+	                     (unsigned long long)n->start, (unsigned long long)n->count,
+	                     (unsigned)n->depth);
+	if (!err)
+		err = sg_text_xml(sb, text);
+	if (!err)
+		err = sg_strbuf_addf(sb,
+		                     "\n%llu sample%s, %.2f%%</title><rect x=\"%.2f\" y=\"%d\" "
+		                     "width=\"%.2f\" height=\"%d\" fill=\"rgb(%u,%u,%u)\"/>"
+		                     "<text x=\"%.2f\" y=\"%d\">",
+		                     (unsigned long long)n->count, n->count == 1 ? "" : "s",
+		                     100.0 * (double)n->count / (double)g->total, x, y, w,
+		                     FRAME_HEIGHT - 1, rgb >> 16, (rgb >> 8) & 0xff, rgb & 0xff,
+		                     x + 3, y + FRAME_HEIGHT - 4);
+	if (!err)
+		err = add_label(sb, scratch, text, w, CHAR_WIDTH);
+	return err ? err : sg_strbuf_addstr(sb, "</text></g>\n");
+}
+
+static int flush(struct sg_strbuf *sb, FILE *out)
+{
+	int err = fwrite(sb->buf, 1, sb->len, out) == sb->len ? 0 : SG_EIO;
+
+	sg_strbuf_reset(sb);
+	return err;
+}
+
+static int write_flamegraph(const struct sg_profile *p, const struct sg_write_opts *opts, FILE *out)
+{
+	struct graph g = {.labels = SG_INTERN_INIT, .key = SG_STRBUF_INIT};
+	struct sg_strbuf sb = SG_STRBUF_INIT, scratch = SG_STRBUF_INIT;
+	int err = build(&g, p, opts);
+	int height = TOP + (int)(g.nnodes ? g.max_depth + 1 : 0) * FRAME_HEIGHT + BOTTOM;
+
+	if (!err)
+		err = add_head(&sb, &scratch, p, opts, &g, height);
+	if (!err)
+		err = flush(&sb, out);
+	/* One node at a time, so the document is never whole in memory. */
+	for (size_t i = 0; i < g.nnodes && !err; i++) {
+		err = add_node(&sb, &scratch, &g, &g.nodes[i], opts->icicle);
+		if (!err)
+			err = flush(&sb, out);
+	}
+	if (!err)
+		err = sg_strbuf_addf(&sb,
+		                     "</g>\n<script type=\"text/ecmascript\"><![CDATA[\n%s]]>"
+		                     "</script>\n</svg>\n",
+		                     script);
+	if (!err)
+		err = flush(&sb, out);
+	if (!err && ferror(out))
+		err = SG_EIO;
+	sg_strbuf_release(&sb);
+	sg_strbuf_release(&scratch);
+	graph_release(&g);
+	return err;
+}
+
+static const char *const extensions[] = {".svg", NULL};
+
+const struct sg_format sg_format_flamegraph = {
+    .name = "flamegraph",
+    .extensions = extensions,
+    .write = write_flamegraph,
+};
