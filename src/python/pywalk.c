@@ -166,7 +166,8 @@ static int64_t frame_offset(const struct sg_pylayout *l, const uint8_t *frame, u
 }
 
 int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
-                     struct sg_pyframe_raw *frames, size_t max, size_t *depth, bool *truncated)
+                     struct sg_pyframe_raw *frames, size_t max, size_t *depth, bool *truncated,
+                     uint64_t *root)
 {
 	const struct sg_pylayout *l = &w->proc->layout;
 	uint8_t buf[MAX_COPY];
@@ -185,6 +186,7 @@ int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
 		sg_memcache_prefill(w->cache, th->datastack_chunk,
 		                    (size_t)(th->datastack_top - th->datastack_chunk));
 	*truncated = false;
+	*root = 0;
 	for (; frame; seen++) {
 		uint64_t code;
 
@@ -200,6 +202,7 @@ int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
 		err = sg_memcache_read(w->cache, frame, buf, l->frame.size);
 		if (err)
 			return err;
+		*root = frame;
 		code = u64_at(buf, l->frame.code);
 		if (l->frame.owner && buf[l->frame.owner] == l->frame.owner_cstack) {
 			/* A shim frame the interpreter pushes on entry from C. */
@@ -208,6 +211,7 @@ int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
 		}
 		if (n == max) {
 			*truncated = true;
+			*root = 0;
 			break;
 		}
 		err = read_code(w, code, &frames[n].code);

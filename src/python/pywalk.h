@@ -68,8 +68,10 @@ int sg_pywalk_thread(struct sg_pywalker *w, uint64_t tstate, struct sg_pythread 
 
 /* Walk the frames of a thread from top_frame, leaf first, into frames
  * (capacity max). *depth receives the frames written, *truncated whether
- * more were left. Returns 0, SG_EREAD or SG_ECORRUPT (torn: retry). */
+ * more were left, *root the address of the outermost frame reached (0 when
+ * truncated). Returns 0, SG_EREAD or SG_ECORRUPT (torn: retry). */
 int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
-                     struct sg_pyframe_raw *frames, size_t max, size_t *depth, bool *truncated);
+                     struct sg_pyframe_raw *frames, size_t max, size_t *depth, bool *truncated,
+                     uint64_t *root);
 
 #endif

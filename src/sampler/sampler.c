@@ -46,6 +46,7 @@ struct proc {
 	struct sg_taskstat tasks;
 	struct sg_u64map frame_ids; /* (code serial, offset) -> profile frame id */
 	struct sg_u64map name_ids;  /* thread_id -> profile string id of its name */
+	struct sg_u64map roots;     /* tstate -> its outermost frame when last walked */
 	uint64_t names_generation;  /* of pr->names when name_ids was filled */
 };
 
@@ -94,6 +95,7 @@ static void proc_forget(struct proc *pr)
 	sg_taskstat_release(&pr->tasks);
 	sg_u64map_release(&pr->frame_ids);
 	sg_u64map_release(&pr->name_ids);
+	sg_u64map_release(&pr->roots);
 	pr->exe[0] = '\0';
 	pr->probes = 0;
 	pr->state = PROC_PENDING;
@@ -131,6 +133,7 @@ static int add_proc(struct sampler *s, pid_t pid)
 	sg_taskstat_init(&pr->tasks, pid);
 	sg_u64map_init(&pr->frame_ids);
 	sg_u64map_init(&pr->name_ids);
+	sg_u64map_init(&pr->roots);
 	s->procs[s->nprocs++] = pr;
 	return 0;
 }
@@ -218,10 +221,23 @@ static int frame_id(struct sampler *s, struct proc *pr, const struct sg_pyframe_
 	return sg_u64map_put(&pr->frame_ids, key, *id);
 }
 
-/* Walk one thread, retrying torn walks from a fresh thread state. */
+/*
+ * Walk one thread, retrying torn walks from a fresh thread state.
+ *
+ * Before 3.11 frames are heap objects that other threads reuse (free lists,
+ * a code object's zombie frame): a frame freed and taken by another thread
+ * between reading the thread state and reading the frame sends the walk
+ * down the other thread's chain, with no error to see. A thread's
+ * outermost frame hardly ever changes, so a walk that ends elsewhere is
+ * walked again; it is believed when it ends where it did last time, or
+ * where the previous attempt ended (the thread did change its root: a new
+ * call from C, a new thread on a reused thread state).
+ */
 static int walk_thread(struct sampler *s, struct proc *pr, struct sg_pythread *th, size_t *depth,
                        bool *truncated)
 {
+	uint64_t known_root = 0, root = 0, previous_root = 0;
+	bool known = sg_u64map_get(&pr->roots, th->tstate, &known_root);
 	int err = 0;
 
 	for (int attempt = 0; attempt < WALK_ATTEMPTS; attempt++) {
@@ -235,10 +251,16 @@ static int walk_thread(struct sampler *s, struct proc *pr, struct sg_pythread *t
 			*depth = 0;
 			return 0;
 		}
+		previous_root = root;
 		err = sg_pywalk_frames(&pr->walker, th, s->raw, SG_PYWALK_MAX_DEPTH, depth,
-		                       truncated);
-		if (err != SG_ECORRUPT && err != SG_EREAD)
+		                       truncated, &root);
+		if (err == SG_ECORRUPT || err == SG_EREAD)
+			continue;
+		if (err || !root || (known && root == known_root))
 			return err;
+		if (!known || (attempt > 0 && root == previous_root))
+			return sg_u64map_put(&pr->roots, th->tstate, root);
+		err = SG_ECORRUPT;
 	}
 	return err;
 }
