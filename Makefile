@@ -13,7 +13,7 @@ WARN     = -std=c11 -Wall -Wextra -Werror -Wmissing-prototypes \
            -Wshadow -fno-common
 CPPFLAGS = -D_GNU_SOURCE -Isrc -include src/util/banned.h
 CFLAGS   = -O2 -g $(WARN)
-LDLIBS   = -lelf -lz -lm
+LDLIBS   = -lelf -lprotobuf-c -lz -lm
 
 ifeq ($(SAN),1)
 BUILD    = build-san
@@ -27,7 +27,10 @@ endif
 LAYERS   = util target elf python sampler profile formats
 LIB_SRC  = $(foreach d,$(LAYERS),$(wildcard src/$(d)/*.c))
 CLI_SRC  = $(wildcard src/cli/*.c)
-LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The pprof format's messages: C that protoc-c generates into the build
+# directory (never committed, never clang-formatted).
+PB_OBJ   = $(BUILD)/gen/profile.pb-c.o
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(PB_OBJ)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -62,10 +65,10 @@ FUZZ_SECONDS ?= 15
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) build-fuzz/gen/profile.pb-c.c
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -o $@ $< $(LIB_SRC) $(LDLIBS)
+		-fno-sanitize-recover=all -o $@ $< $(LIB_SRC) build-fuzz/gen/profile.pb-c.c $(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do \
@@ -89,6 +92,20 @@ $(BUILD)/src/formats/flamegraph.o: $(BUILD)/gen/flamegraph_js.inc
 $(BUILD)/src/formats/flamegraph.o: CPPFLAGS += -I$(BUILD)/gen
 $(FUZZ_BIN): build-fuzz/gen/flamegraph_js.inc
 $(FUZZ_BIN): CPPFLAGS += -Ibuild-fuzz/gen
+
+# Both files come from one protoc-c run (a pattern rule's targets are made
+# together).
+%/gen/profile.pb-c.c %/gen/profile.pb-c.h: proto/profile.proto
+	@mkdir -p $(dir $@)
+	protoc-c --proto_path=proto --c_out=$(dir $@) $<
+
+# Not our code: our warnings are not its errors.
+$(PB_OBJ): $(BUILD)/gen/profile.pb-c.c
+	$(CC) -I$(BUILD)/gen $(CFLAGS) -Wno-error -c -o $@ $<
+
+$(BUILD)/src/formats/pprof.o: $(BUILD)/gen/profile.pb-c.h
+$(BUILD)/src/formats/pprof.o $(BUILD)/tests/test_pprof: CPPFLAGS += -I$(BUILD)/gen
+$(FUZZ_BIN): build-fuzz/gen/profile.pb-c.h
 
 # Performance figures live here, not in timed tests (see README, Performance).
 $(BUILD)/bench_profile: bench/bench_profile.c $(BUILD)/libspyglass.a
