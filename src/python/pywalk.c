@@ -147,6 +147,27 @@ static int read_code(struct sg_pywalker *w, uint64_t addr, struct sg_pycode_id *
 	return 0;
 }
 
+/* Read the pages of the walk's code objects together: one system call
+ * instead of one per page. */
+static void prefill_codes(struct sg_pywalker *w, const struct sg_pyframe_raw *frames, size_t n)
+{
+	uint64_t pages[2 * SG_MEMCACHE_SLOTS], mask = ~(uint64_t)(SG_MEMCACHE_PAGE - 1);
+	size_t npages = 0;
+
+	for (size_t i = 0; i < n && npages + 2 <= sizeof(pages) / sizeof(pages[0]); i++) {
+		uint64_t first = frames[i].code.addr & mask;
+		uint64_t last = (frames[i].code.addr + w->proc->layout.code.size - 1) & mask;
+
+		/* Recursion repeats the code just seen: skip the cheap duplicates. */
+		if (npages && pages[npages - 1] == last)
+			continue;
+		pages[npages++] = first;
+		if (last != first)
+			pages[npages++] = last;
+	}
+	sg_memcache_prefill_pages(w->cache, pages, npages);
+}
+
 static int64_t frame_offset(const struct sg_pylayout *l, const uint8_t *frame, uint64_t code)
 {
 	int64_t lasti;
@@ -188,8 +209,6 @@ int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
 	*truncated = false;
 	*root = 0;
 	for (; frame; seen++) {
-		uint64_t code;
-
 		if (seen >= SG_PYWALK_MAX_DEPTH * 2)
 			return SG_ECORRUPT;
 		if (seen > 0 && frame == marker)
@@ -203,7 +222,6 @@ int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
 		if (err)
 			return err;
 		*root = frame;
-		code = u64_at(buf, l->frame.code);
 		if (l->frame.owner && buf[l->frame.owner] == l->frame.owner_cstack) {
 			/* A shim frame the interpreter pushes on entry from C. */
 			frame = u64_at(buf, l->frame.back);
@@ -214,12 +232,17 @@ int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
 			*root = 0;
 			break;
 		}
-		err = read_code(w, code, &frames[n].code);
-		if (err)
-			return err;
-		frames[n].offset = frame_offset(l, buf, code);
+		frames[n].code.addr = u64_at(buf, l->frame.code);
+		frames[n].offset = frame_offset(l, buf, frames[n].code.addr);
 		n++;
 		frame = u64_at(buf, l->frame.back);
+	}
+	/* Code objects last, all their pages in one read. */
+	prefill_codes(w, frames, n);
+	for (size_t i = 0; i < n; i++) {
+		err = read_code(w, frames[i].code.addr, &frames[i].code);
+		if (err)
+			return err;
 	}
 	*depth = n;
 	return 0;

@@ -17,7 +17,8 @@
 
 #define NS_PER_S 1000000000ull
 /* A torn walk is retried this many times before the sample is dropped. */
-#define WALK_ATTEMPTS 4
+#define WALK_ATTEMPTS        4
+#define INTERP_HEAD_EVERY_NS (100 * 1000 * 1000ull)
 /* How often descendants are looked for, and non-Python ones probed again. */
 #define DISCOVER_EVERY_NS (100 * 1000 * 1000ull)
 /* A process that is still not Python after this many probes of the same
@@ -47,6 +48,8 @@ struct proc {
 	struct sg_u64map frame_ids; /* (code serial, offset) -> profile frame id */
 	struct sg_u64map name_ids;  /* thread_id -> profile string id of its name */
 	struct sg_u64map roots;     /* tstate -> its outermost frame when last walked */
+	uint64_t interp_head;       /* first interpreter state, 0 until read */
+	uint64_t interp_head_ns;    /* when it was read */
 	uint64_t names_generation;  /* of pr->names when name_ids was filled */
 };
 
@@ -96,6 +99,7 @@ static void proc_forget(struct proc *pr)
 	sg_u64map_release(&pr->frame_ids);
 	sg_u64map_release(&pr->name_ids);
 	sg_u64map_release(&pr->roots);
+	pr->interp_head = 0;
 	pr->exe[0] = '\0';
 	pr->probes = 0;
 	pr->state = PROC_PENDING;
@@ -345,15 +349,22 @@ static int sample_thread(struct sampler *s, struct proc *pr, struct sg_pythread 
 /* One tick for one process: every thread of every interpreter. */
 static int sample_proc(struct sampler *s, struct proc *pr)
 {
-	uint64_t interp, tstate;
+	uint64_t interp = pr->interp_head, tstate;
 	size_t ninterp = 0;
 	int err;
 
-	err = sg_pyproc_interp_head(&pr->pp, &interp);
-	if (err == SG_ENOTREADY)
-		return 0;
-	if (err)
-		return err;
+	/* The head of the interpreter list is set once at start-up: read it
+	 * now and then, not every tick. A stale one fails the reads below
+	 * just as a process that exec'd does. */
+	if (!interp || s->now_ns - pr->interp_head_ns > INTERP_HEAD_EVERY_NS) {
+		err = sg_pyproc_interp_head(&pr->pp, &interp);
+		if (err == SG_ENOTREADY)
+			return 0;
+		if (err)
+			return err;
+		pr->interp_head = interp;
+		pr->interp_head_ns = s->now_ns;
+	}
 	for (; interp && ninterp < SG_PYWALK_MAX_THREADS; ninterp++) {
 		struct sg_pyinterp is;
 		size_t nthreads = 0;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -108,6 +109,41 @@ int sg_memcache_prefill(struct sg_memcache *cache, uint64_t addr, size_t len)
 		cache->tags[(size_t)(page / SG_MEMCACHE_PAGE) % SG_MEMCACHE_SLOTS] = page | 1;
 	}
 	return 0;
+}
+
+void sg_memcache_prefill_pages(struct sg_memcache *cache, const uint64_t *pages, size_t n)
+{
+	struct iovec local[SG_MEMCACHE_SLOTS], remote[SG_MEMCACHE_SLOTS];
+	size_t slots[SG_MEMCACHE_SLOTS];
+	bool claimed[SG_MEMCACHE_SLOTS] = {false};
+	size_t count = 0;
+	ssize_t got;
+
+	for (size_t i = 0; i < n && count < SG_MEMCACHE_SLOTS; i++) {
+		size_t slot = (size_t)(pages[i] / SG_MEMCACHE_PAGE) % SG_MEMCACHE_SLOTS;
+
+		if (pages[i] < SG_MEMCACHE_PAGE || cache->tags[slot] == (pages[i] | 1) ||
+		    claimed[slot])
+			continue;
+		claimed[slot] = true;
+		cache->tags[slot] = 0;
+		slots[count] = slot;
+		local[count] = (struct iovec){cache->pages[slot], SG_MEMCACHE_PAGE};
+		remote[count] = (struct iovec){(void *)(uintptr_t)pages[i], SG_MEMCACHE_PAGE};
+		count++;
+	}
+	if (count == 0)
+		return;
+	/* The kernel copies in order and stops at the first page it cannot
+	 * read: the pages before it are good. */
+	got = process_vm_readv(cache->mem->pid, local, count, remote, count, 0);
+	if (got < 0) {
+		cache->mem->faults++;
+		return;
+	}
+	cache->mem->reads++;
+	for (size_t i = 0; i < (size_t)got / SG_MEMCACHE_PAGE; i++)
+		cache->tags[slots[i]] = (uint64_t)(uintptr_t)remote[i].iov_base | 1;
 }
 
 int sg_memcache_read(struct sg_memcache *cache, uint64_t addr, void *buf, size_t len)

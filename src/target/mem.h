@@ -54,6 +54,10 @@ void sg_memcache_clear(struct sg_memcache *cache);
  * the pages will be read one by one when needed. */
 int sg_memcache_prefill(struct sg_memcache *cache, uint64_t addr, size_t len);
 
+/* Read the n pages (page-aligned addresses) that are not cached yet, in one
+ * system call. Pages that could not be read, or that would take the slot
+ * of another page of the same call, are left to be read one by one. */
+void sg_memcache_prefill_pages(struct sg_memcache *cache, const uint64_t *pages, size_t n);
 /* Like sg_mem_read, served from whole pages read once per walk. */
 int sg_memcache_read(struct sg_memcache *cache, uint64_t addr, void *buf, size_t len);
 
