@@ -66,8 +66,15 @@ void sg_memcache_clear(struct sg_memcache *cache)
 static const uint8_t *cached_page(struct sg_memcache *cache, uint64_t page)
 {
 	size_t slot = (size_t)(page / SG_MEMCACHE_PAGE) % SG_MEMCACHE_SLOTS;
+	uint64_t block = page & ~(uint64_t)(SG_MEMCACHE_BLOCK - 1);
 
 	if (cache->tags[slot] == (page | 1))
+		return cache->pages[slot];
+	/* Objects a walk follows (frames before 3.11, code objects) were
+	 * mostly allocated near one another: take the aligned block around
+	 * the page in the same call, and fall back to the page alone where
+	 * the block crosses into unmapped memory. */
+	if (sg_memcache_prefill(cache, block, SG_MEMCACHE_BLOCK) == 0)
 		return cache->pages[slot];
 	if (sg_mem_read(cache->mem, page, cache->pages[slot], SG_MEMCACHE_PAGE)) {
 		cache->tags[slot] = 0;

@@ -39,6 +39,7 @@ int sg_mem_read_ptr(struct sg_mem *mem, uint64_t addr, uint64_t *out);
  */
 #define SG_MEMCACHE_PAGE  4096u
 #define SG_MEMCACHE_SLOTS 64u
+#define SG_MEMCACHE_BLOCK (4u * SG_MEMCACHE_PAGE) /* read on a miss */
 
 struct sg_memcache {
 	struct sg_mem *mem;
