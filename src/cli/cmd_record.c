@@ -238,8 +238,10 @@ static void print_summary(const struct sg_profile *p, const struct sg_sampler_st
 	        (unsigned long long)m->dropped, (unsigned long long)m->dropped_torn,
 	        (unsigned long long)m->dropped_read, (unsigned long long)m->dropped_depth,
 	        (unsigned long long)st->retries);
-	fprintf(stderr, "  profiler CPU: %.2f%% of one core, %.1f us per sample\n",
-	        st->wall_s > 0 ? 100.0 * st->cpu_s / st->wall_s : 0.0, per_sample_us);
+	fprintf(stderr,
+	        "  profiler CPU: %.2f%% of one core, %.1f us per sample (%.1f ms to start)\n",
+	        st->wall_s > 0 ? 100.0 * st->cpu_s / st->wall_s : 0.0, per_sample_us,
+	        st->setup_cpu_s * 1e3);
 	if (sg_profile_total(p)) {
 		fputs("  hottest functions by self share:\n", stderr);
 		sg_report_print_top(p, TOP_FUNCTIONS, stderr);
