@@ -5,11 +5,13 @@
 #include "formats/format.h"
 
 extern const struct sg_format sg_format_collapsed;
+extern const struct sg_format sg_format_pprof;
 extern const struct sg_format sg_format_flamegraph;
 
 /* Every format, in the order help lists them. */
 static const struct sg_format *const formats[] = {
     &sg_format_collapsed,
+    &sg_format_pprof,
     &sg_format_flamegraph,
 };
 
