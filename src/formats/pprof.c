@@ -538,6 +538,14 @@ static void w_samples(struct writer *w, struct pb_arrays *a, pb_profile *pb)
 	pb->n_sample = w->err ? 0 : n;
 }
 
+static bool any_weight(const struct sg_profile *p)
+{
+	for (size_t i = 0; i < sg_profile_nsamples(p); i++)
+		if (sg_profile_sample(p, i)->weight_ns)
+			return true;
+	return false;
+}
+
 static int write_pprof(const struct sg_profile *p, const struct sg_write_opts *opts, FILE *out)
 {
 	const struct sg_meta *m = sg_profile_meta_const(p);
@@ -575,6 +583,10 @@ static int write_pprof(const struct sg_profile *p, const struct sg_write_opts *o
 		comments[i] = w_meta_comment(&w, m, &meta_fields[i]);
 	pb.comment = comments;
 	pb.n_comment = NMETA;
+	/* Profiles read from collapsed files know counts, not times: show
+	 * counts by default rather than a graph of zeros. */
+	if (sg_profile_total(p) && !any_weight(p))
+		pb.default_sample_type = w.word[W_SAMPLES];
 
 	w_frames(&w, &a, &pb, used_mappings);
 	pb.mapping = mapping_ptrs;
