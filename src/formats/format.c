@@ -6,13 +6,14 @@
 
 extern const struct sg_format sg_format_collapsed;
 extern const struct sg_format sg_format_pprof;
+extern const struct sg_format sg_format_speedscope;
+extern const struct sg_format sg_format_chrometrace;
 extern const struct sg_format sg_format_flamegraph;
 
 /* Every format, in the order help lists them. */
 static const struct sg_format *const formats[] = {
-    &sg_format_collapsed,
-    &sg_format_pprof,
-    &sg_format_flamegraph,
+    &sg_format_collapsed,   &sg_format_pprof,      &sg_format_speedscope,
+    &sg_format_chrometrace, &sg_format_flamegraph,
 };
 
 #define NFORMATS (sizeof(formats) / sizeof(formats[0]))

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * speedscope's own file format (https://www.speedscope.app/file-format-schema.json):
+ * one "sampled" profile per thread, over frames shared by all of them.
+ *
+ *   {"$schema":"https://www.speedscope.app/file-format-schema.json",
+ *    "exporter":"spyglass","name":"python app.py","activeProfileIndex":0,
+ *    "shared":{"frames":[{"name":"main (app.py:3)","file":"app.py","line":3},
+ *                        {"name":"[idle]"}]},
+ *    "profiles":[{"type":"sampled","name":"MainThread (tid 12)",
+ *                 "unit":"nanoseconds","startValue":0,"endValue":20000000,
+ *                 "samples":[[0],[0,1]],"weights":[10000000,10000000]}]}
+ *
+ * A frame is named as in every other format ("NAME (FILE:LINE)"), and also
+ * carries its file and line, which speedscope shows apart. Only frames some
+ * sample uses are listed; samples of idle threads end in an "[idle]" frame.
+ *
+ * A thread is every sample with its pid and tid; its profile is named
+ * "NAME (tid N)", followed by " of process PID: COMMAND" when the profile
+ * holds several processes. The options for roots per thread or process
+ * change nothing here: the profiles are per thread already.
+ *
+ * With a timeline, a thread's samples are its runs in time order (so
+ * speedscope's time-ordered view is the thread's history, with the time it
+ * was not sampled left out), and startValue is its first run's start in
+ * nanoseconds since the recording started. Without one (a profile read from
+ * a collapsed file), each row is one sample, in row order, and startValue is
+ * 0. Weights are nanoseconds either way, and add up to the rows' (see
+ * formats/timeline.h). endValue is startValue plus the weights, not the last
+ * run's end: speedscope takes the larger of endValue - startValue and the
+ * weights' sum as the profile's total, so a longer span (time off CPU,
+ * jitter) would lower every percentage it shows. activeProfileIndex is the
+ * thread with the most time not idle.
+ */
+#include <stdlib.h>
+
+#include "formats/format.h"
+#include "formats/text.h"
+#include "formats/timeline.h"
+#include "util/err.h"
+#include "util/strbuf.h"
+
+#define SCHEMA    "https://www.speedscope.app/file-format-schema.json"
+#define IDLE_LEAF "[idle]"
+/* Output is written out in pieces of about this size. */
+#define CHUNK (1u << 20)
+
+static int add_frames(struct sg_strbuf *sb, const struct sg_profile *p,
+                      const struct sg_timeline *tl)
+{
+	bool first = true;
+	int err = sg_strbuf_addstr(sb, "\"shared\":{\"frames\":[");
+
+	for (size_t id = 0; id < sg_profile_nframes(p) && !err; id++) {
+		const struct sg_frame *f = sg_profile_frame(p, (uint32_t)id);
+
+		if (tl->frame_index[id] == UINT32_MAX)
+			continue;
+		err = sg_strbuf_addstr(sb, first ? "\n{\"name\":" : ",\n{\"name\":");
+		first = false;
+		if (!err)
+			err = sg_tl_json_name(sb, p, f);
+		if (!err)
+			err = sg_tl_json_where(sb, p, f);
+		if (!err)
+			err = sg_strbuf_addch(sb, '}');
+	}
+	if (!err && tl->any_idle)
+		err = sg_strbuf_addstr(sb, first ? "\n{\"name\":\"" IDLE_LEAF "\"}"
+		                                 : ",\n{\"name\":\"" IDLE_LEAF "\"}");
+	return err ? err : sg_strbuf_addstr(sb, "]},\n");
+}
+
+/* Every row's stack as a JSON array of frame indices: row r's is
+ * text.buf[at[r] .. at[r + 1]). Rendered once, written once per sample. */
+struct stack_texts {
+	struct sg_strbuf text;
+	size_t *at;
+};
+
+static int render_stacks(struct stack_texts *st, const struct sg_profile *p,
+                         const struct sg_timeline *tl)
+{
+	size_t nrows = sg_profile_nsamples(p);
+	int err = 0;
+
+	st->at = malloc((nrows + 1) * sizeof(*st->at));
+	if (!st->at)
+		return SG_ENOMEM;
+	for (size_t r = 0; r < nrows && !err; r++) {
+		const struct sg_sample *s = sg_profile_sample(p, r);
+		size_t depth;
+		const uint32_t *frames = sg_profile_stack(p, s->stack, &depth);
+
+		st->at[r] = st->text.len;
+		if (!s->count)
+			continue;
+		err = sg_strbuf_addch(&st->text, '[');
+		for (size_t k = 0; k < depth && !err; k++) {
+			if (k)
+				err = sg_strbuf_addch(&st->text, ',');
+			if (!err)
+				err = sg_tl_u64(&st->text, tl->frame_index[frames[k]]);
+		}
+		if (!err && (s->labels.flags & SG_SAMPLE_IDLE)) {
+			if (depth)
+				err = sg_strbuf_addch(&st->text, ',');
+			if (!err)
+				err = sg_tl_u64(&st->text, tl->nused_frames);
+		}
+		if (!err)
+			err = sg_strbuf_addch(&st->text, ']');
+	}
+	st->at[nrows] = st->text.len;
+	return err;
+}
+
+static int add_title(struct sg_strbuf *sb, const struct sg_profile *p, const struct sg_timeline *tl,
+                     const struct sg_tl_thread *t)
+{
+	const char *name = sg_profile_str(p, t->name);
+	struct sg_strbuf text = SG_STRBUF_INIT;
+	int err;
+
+	if (name[0])
+		err = sg_strbuf_addstr(&text, name);
+	else
+		err = sg_strbuf_addstr(&text, t->tid > 0 ? "thread" : "all threads");
+	if (!err && t->tid > 0)
+		err = sg_strbuf_addf(&text, " (tid %d)", (int)t->tid);
+	if (!err && tl->several_pids && t->pid > 0) {
+		const char *command = sg_profile_process(p, t->pid);
+
+		err = sg_strbuf_addf(&text, " of process %d%s%s", (int)t->pid,
+		                     command[0] ? ": " : "", command);
+	}
+	if (!err)
+		err = sg_text_json(sb, text.buf);
+	sg_strbuf_release(&text);
+	return err;
+}
+
+static int add_profile(struct sg_strbuf *sb, FILE *out, const struct sg_profile *p,
+                       const struct sg_timeline *tl, const struct stack_texts *st,
+                       const struct sg_tl_thread *t)
+{
+	const struct sg_tl_span *spans = tl->spans + t->first;
+	int err = sg_strbuf_addstr(sb, "{\"type\":\"sampled\",\"name\":");
+
+	if (!err)
+		err = add_title(sb, p, tl, t);
+	if (!err)
+		err = sg_strbuf_addstr(sb, ",\"unit\":\"nanoseconds\",\"startValue\":");
+	if (!err)
+		err = sg_tl_u64(sb, t->start_ns);
+	if (!err)
+		err = sg_strbuf_addstr(sb, ",\"endValue\":");
+	if (!err)
+		err = sg_tl_u64(sb, t->start_ns + t->weight_ns);
+	if (!err)
+		err = sg_strbuf_addstr(sb, ",\n\"samples\":[");
+	for (size_t i = 0; i < t->nspans && !err; i++) {
+		uint32_t r = spans[i].row;
+
+		if (i)
+			err = sg_strbuf_addch(sb, ',');
+		if (!err)
+			err =
+			    sg_strbuf_add(sb, st->text.buf + st->at[r], st->at[r + 1] - st->at[r]);
+		if (!err)
+			err = sg_tl_flush(sb, out, CHUNK);
+	}
+	if (!err)
+		err = sg_strbuf_addstr(sb, "],\n\"weights\":[");
+	for (size_t i = 0; i < t->nspans && !err; i++) {
+		if (i)
+			err = sg_strbuf_addch(sb, ',');
+		if (!err)
+			err = sg_tl_u64(sb, spans[i].weight_ns);
+		if (!err)
+			err = sg_tl_flush(sb, out, CHUNK);
+	}
+	return err ? err : sg_strbuf_addstr(sb, "]}");
+}
+
+/* The thread with the most time not idle; ties go to the most time, then
+ * to the first seen. */
+static size_t busiest(const struct sg_timeline *tl)
+{
+	size_t best = 0;
+
+	for (size_t i = 1; i < tl->nthreads; i++) {
+		const struct sg_tl_thread *a = &tl->threads[i], *b = &tl->threads[best];
+
+		if (a->busy_ns > b->busy_ns ||
+		    (a->busy_ns == b->busy_ns && a->weight_ns > b->weight_ns))
+			best = i;
+	}
+	return best;
+}
+
+static int write_speedscope(const struct sg_profile *p, const struct sg_write_opts *opts, FILE *out)
+{
+	struct stack_texts st = {.text = SG_STRBUF_INIT};
+	struct sg_strbuf sb = SG_STRBUF_INIT;
+	struct sg_timeline tl;
+	int err = sg_timeline_build(&tl, p);
+
+	(void)opts;
+	if (!err)
+		err = render_stacks(&st, p, &tl);
+	if (!err)
+		err =
+		    sg_strbuf_addstr(&sb, "{\"$schema\":\"" SCHEMA "\",\n\"exporter\":\"spyglass\","
+		                          "\"name\":");
+	if (!err)
+		err = sg_text_json(&sb, sg_profile_meta_const(p)->command);
+	if (!err)
+		err = sg_strbuf_addstr(&sb, ",\"activeProfileIndex\":");
+	if (!err)
+		err = sg_tl_u64(&sb, busiest(&tl));
+	if (!err)
+		err = sg_strbuf_addstr(&sb, ",\n");
+	if (!err)
+		err = add_frames(&sb, p, &tl);
+	if (!err)
+		err = sg_strbuf_addstr(&sb, "\"profiles\":[");
+	for (size_t i = 0; i < tl.nthreads && !err; i++) {
+		err = sg_strbuf_addstr(&sb, i ? ",\n" : "\n");
+		if (!err)
+			err = add_profile(&sb, out, p, &tl, &st, &tl.threads[i]);
+	}
+	if (!err)
+		err = sg_strbuf_addstr(&sb, "]}\n");
+	if (!err)
+		err = sg_tl_flush(&sb, out, 0);
+	if (!err && ferror(out))
+		err = SG_EIO;
+	sg_strbuf_release(&sb);
+	sg_strbuf_release(&st.text);
+	free(st.at);
+	sg_timeline_release(&tl);
+	return err;
+}
+
+static const char *const extensions[] = {".speedscope.json", NULL};
+
+const struct sg_format sg_format_speedscope = {
+    .name = "speedscope",
+    .extensions = extensions,
+    .write = write_speedscope,
+};
