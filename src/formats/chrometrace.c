@@ -40,6 +40,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "formats/format.h"
 #include "formats/text.h"
@@ -64,7 +65,8 @@ struct writer {
 	size_t *at;
 	/* The current thread's '"pid":P,"tid":T,"ts":', and its open frames
 	 * (frame indices, root first). */
-	struct sg_strbuf ids;
+	char ids[48];
+	size_t ids_len;
 	uint32_t *open;
 	size_t nopen, open_cap;
 	uint32_t *want; /* the next run's stack, same numbering */
@@ -114,43 +116,42 @@ static int render_tails(struct writer *w)
 	return err;
 }
 
-/* ns as microseconds with three decimals: exact, and cheaper than printf. */
-static int add_us(struct sg_strbuf *sb, uint64_t ns)
+/* Write the start of an event at out (room for 3 bytes): the separator,
+ * when an event came before, and "{". Returns the end. */
+static char *put_open(struct writer *w, char *out)
 {
-	char frac[4] = {'.', (char)('0' + ns / 100 % 10), (char)('0' + ns / 10 % 10),
-	                (char)('0' + ns % 10)};
-	int err = sg_tl_u64(sb, ns / 1000);
-
-	return err ? err : sg_strbuf_add(sb, frac, sizeof(frac));
-}
-
-/* Start an event: the separator, when one came before, and "{". */
-static int open_event(struct writer *w)
-{
-	int err = sg_strbuf_addstr(&w->out, w->any_event ? ",\n{" : "\n{");
-
+	if (w->any_event)
+		*out++ = ',';
 	w->any_event = true;
-	return err;
+	*out++ = '\n';
+	*out++ = '{';
+	return out;
 }
 
-/* One event of the current thread at ts: "E", or "B" of frame index f. */
+/* One event of the current thread at ts: "E", or "B" of frame index f.
+ * Everything up to the frame's tail is put together here and appended at
+ * once: this runs for every frame that opens or closes. */
 static int add_event(struct writer *w, char ph, uint64_t ts, uint32_t f)
 {
-	int err = open_event(w);
+	char head[3 + 9 + sizeof(w->ids) + SG_TL_U64_MAX + 5];
+	char *at = put_open(w, head);
+	int err;
 
-	if (!err)
-		err = sg_strbuf_addstr(&w->out, ph == 'B' ? "\"ph\":\"B\"," : "\"ph\":\"E\",");
-
-	if (!err)
-		err = sg_strbuf_add(&w->out, w->ids.buf, w->ids.len);
-	if (!err)
-		err = add_us(&w->out, ts);
+	memcpy(at, "\"ph\":\"B\",", 9);
+	at[6] = ph;
+	at += 9;
+	memcpy(at, w->ids, w->ids_len);
+	at += w->ids_len;
+	/* Microseconds with the nanoseconds as three decimals: exact. */
+	at = sg_tl_put_u64(at, ts / 1000);
+	*at++ = '.';
+	*at++ = (char)('0' + ts / 100 % 10);
+	*at++ = (char)('0' + ts / 10 % 10);
+	*at++ = (char)('0' + ts % 10);
+	*at++ = ph == 'B' ? ',' : '}';
+	err = sg_strbuf_add(&w->out, head, (size_t)(at - head));
 	if (!err && ph == 'B')
-		err = sg_strbuf_addch(&w->out, ',');
-	if (!err)
-		err = ph == 'B'
-		          ? sg_strbuf_add(&w->out, w->tails.buf + w->at[f], w->at[f + 1] - w->at[f])
-		          : sg_strbuf_addch(&w->out, '}');
+		err = sg_strbuf_add(&w->out, w->tails.buf + w->at[f], w->at[f + 1] - w->at[f]);
 	return err ? err : sg_tl_flush(&w->out, w->file, CHUNK);
 }
 
@@ -209,10 +210,10 @@ static int add_thread(struct writer *w, const struct sg_tl_thread *t)
 {
 	const struct sg_tl_span *spans = w->tl->spans + t->first;
 	uint64_t prev_end = 0, period = 0;
-	int err;
+	int err = 0;
 
-	sg_strbuf_reset(&w->ids);
-	err = sg_strbuf_addf(&w->ids, "\"pid\":%d,\"tid\":%d,\"ts\":", (int)t->pid, (int)t->tid);
+	w->ids_len = (size_t)snprintf(w->ids, sizeof(w->ids),
+	                              "\"pid\":%d,\"tid\":%d,\"ts\":", (int)t->pid, (int)t->tid);
 	w->nopen = 0;
 	w->last_ts = 0;
 	for (size_t i = 0; i < t->nspans && !err; i++) {
@@ -233,11 +234,12 @@ static int add_thread(struct writer *w, const struct sg_tl_thread *t)
 /* A metadata event naming a process (tid < 0) or a thread; none for "". */
 static int add_name(struct writer *w, pid_t pid, pid_t tid, const char *name)
 {
+	char open[3];
 	int err;
 
 	if (!name[0])
 		return 0;
-	err = open_event(w);
+	err = sg_strbuf_add(&w->out, open, (size_t)(put_open(w, open) - open));
 	if (!err)
 		err = sg_strbuf_addf(&w->out,
 		                     "\"name\":\"%s_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,"
@@ -327,7 +329,6 @@ static int write_chrometrace(const struct sg_profile *p, const struct sg_write_o
 		err = SG_EIO;
 	sg_strbuf_release(&w.out);
 	sg_strbuf_release(&w.tails);
-	sg_strbuf_release(&w.ids);
 	free(w.at);
 	free(w.open);
 	free(w.want);

@@ -78,10 +78,20 @@ struct stack_texts {
 	size_t *at;
 };
 
+/* A run of numbers is written into a piece of this size, then appended. */
+#define PIECE 4096
+
+/* Room left in a piece for one more number and the two bytes around it. */
+static bool piece_full(size_t used)
+{
+	return used > PIECE - SG_TL_U64_MAX - 2;
+}
+
 static int render_stacks(struct stack_texts *st, const struct sg_profile *p,
                          const struct sg_timeline *tl)
 {
 	size_t nrows = sg_profile_nsamples(p);
+	char piece[PIECE];
 	int err = 0;
 
 	st->at = malloc((nrows + 1) * sizeof(*st->at));
@@ -89,27 +99,28 @@ static int render_stacks(struct stack_texts *st, const struct sg_profile *p,
 		return SG_ENOMEM;
 	for (size_t r = 0; r < nrows && !err; r++) {
 		const struct sg_sample *s = sg_profile_sample(p, r);
-		size_t depth;
+		size_t depth, n = 0;
 		const uint32_t *frames = sg_profile_stack(p, s->stack, &depth);
+		bool idle = (s->labels.flags & SG_SAMPLE_IDLE) != 0;
 
 		st->at[r] = st->text.len;
 		if (!s->count)
 			continue;
-		err = sg_strbuf_addch(&st->text, '[');
-		for (size_t k = 0; k < depth && !err; k++) {
+		piece[n++] = '[';
+		for (size_t k = 0; k < depth + idle && !err; k++) {
+			if (piece_full(n)) {
+				err = sg_strbuf_add(&st->text, piece, n);
+				n = 0;
+			}
 			if (k)
-				err = sg_strbuf_addch(&st->text, ',');
-			if (!err)
-				err = sg_tl_u64(&st->text, tl->frame_index[frames[k]]);
+				piece[n++] = ',';
+			n = (size_t)(sg_tl_put_u64(piece + n, k < depth ? tl->frame_index[frames[k]]
+			                                                : tl->nused_frames) -
+			             piece);
 		}
-		if (!err && (s->labels.flags & SG_SAMPLE_IDLE)) {
-			if (depth)
-				err = sg_strbuf_addch(&st->text, ',');
-			if (!err)
-				err = sg_tl_u64(&st->text, tl->nused_frames);
-		}
+		piece[n++] = ']';
 		if (!err)
-			err = sg_strbuf_addch(&st->text, ']');
+			err = sg_strbuf_add(&st->text, piece, n);
 	}
 	st->at[nrows] = st->text.len;
 	return err;
@@ -145,6 +156,7 @@ static int add_profile(struct sg_strbuf *sb, FILE *out, const struct sg_profile 
                        const struct sg_tl_thread *t)
 {
 	const struct sg_tl_span *spans = tl->spans + t->first;
+	char piece[PIECE];
 	int err = sg_strbuf_addstr(sb, "{\"type\":\"sampled\",\"name\":");
 
 	if (!err)
@@ -172,11 +184,14 @@ static int add_profile(struct sg_strbuf *sb, FILE *out, const struct sg_profile 
 	}
 	if (!err)
 		err = sg_strbuf_addstr(sb, "],\n\"weights\":[");
-	for (size_t i = 0; i < t->nspans && !err; i++) {
+	for (size_t i = 0, n = 0; i < t->nspans && !err; i++) {
 		if (i)
-			err = sg_strbuf_addch(sb, ',');
-		if (!err)
-			err = sg_tl_u64(sb, spans[i].weight_ns);
+			piece[n++] = ',';
+		n = (size_t)(sg_tl_put_u64(piece + n, spans[i].weight_ns) - piece);
+		if (piece_full(n) || i + 1 == t->nspans) {
+			err = sg_strbuf_add(sb, piece, n);
+			n = 0;
+		}
 		if (!err)
 			err = sg_tl_flush(sb, out, CHUNK);
 	}

@@ -186,7 +186,8 @@ static int spans_from_rows(struct sg_timeline *tl, const struct sg_profile *p,
 	return 0;
 }
 
-static int number_frames(struct sg_timeline *tl, const struct sg_profile *p)
+static int number_frames(struct sg_timeline *tl, const struct sg_profile *p,
+                         const uint32_t *row_thread)
 {
 	size_t nframes = sg_profile_nframes(p);
 
@@ -194,11 +195,14 @@ static int number_frames(struct sg_timeline *tl, const struct sg_profile *p)
 	if (!tl->frame_index)
 		return SG_ENOMEM;
 	memset(tl->frame_index, 0xff, nframes * sizeof(*tl->frame_index));
-	for (size_t i = 0; i < tl->nspans; i++) {
-		const struct sg_sample *s = sg_profile_sample(p, tl->spans[i].row);
+	/* Rows, not spans: a row's stack is the same in each of its runs. */
+	for (size_t r = 0; r < sg_profile_nsamples(p); r++) {
+		const struct sg_sample *s = sg_profile_sample(p, r);
 		size_t depth;
 		const uint32_t *frames = sg_profile_stack(p, s->stack, &depth);
 
+		if (row_thread[r] == NO_THREAD)
+			continue;
 		for (size_t k = 0; k < depth; k++)
 			tl->frame_index[frames[k]] = 0;
 		tl->any_idle |= (s->labels.flags & SG_SAMPLE_IDLE) != 0;
@@ -224,7 +228,7 @@ int sg_timeline_build(struct sg_timeline *tl, const struct sg_profile *p)
 		err = tl->timed ? spans_from_runs(tl, p, row_thread, period)
 		                : spans_from_rows(tl, p, row_thread, period);
 	if (!err)
-		err = number_frames(tl, p);
+		err = number_frames(tl, p, row_thread);
 	free(row_thread);
 	return err;
 }
@@ -263,16 +267,24 @@ int sg_tl_json_where(struct sg_strbuf *sb, const struct sg_profile *p, const str
 	return err;
 }
 
-int sg_tl_u64(struct sg_strbuf *sb, uint64_t v)
+char *sg_tl_put_u64(char *out, uint64_t v)
 {
-	char digits[20];
+	char digits[SG_TL_U64_MAX];
 	size_t n = sizeof(digits);
 
 	do {
 		digits[--n] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	return sg_strbuf_add(sb, digits + n, sizeof(digits) - n);
+	memcpy(out, digits + n, sizeof(digits) - n);
+	return out + sizeof(digits) - n;
+}
+
+int sg_tl_u64(struct sg_strbuf *sb, uint64_t v)
+{
+	char digits[SG_TL_U64_MAX];
+
+	return sg_strbuf_add(sb, digits, (size_t)(sg_tl_put_u64(digits, v) - digits));
 }
 
 int sg_tl_flush(struct sg_strbuf *sb, FILE *out, size_t over)

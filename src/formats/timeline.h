@@ -73,6 +73,14 @@ int sg_tl_json_name(struct sg_strbuf *sb, const struct sg_profile *p, const stru
  * members for viewers that show where a frame is apart). 0 or SG_ENOMEM. */
 int sg_tl_json_where(struct sg_strbuf *sb, const struct sg_profile *p, const struct sg_frame *f);
 
+/* Bytes of the longest uint64_t in decimal. */
+#define SG_TL_U64_MAX 20
+
+/* Write v in decimal at out, which has room for SG_TL_U64_MAX bytes; returns
+ * the end. For loops that write many numbers into a local piece and append
+ * whole pieces: per-number appends cost more than the digits. */
+char *sg_tl_put_u64(char *out, uint64_t v);
+
 /* Append v in decimal, without printf's per-call cost. 0 or SG_ENOMEM. */
 int sg_tl_u64(struct sg_strbuf *sb, uint64_t v);
 
