@@ -8,17 +8,26 @@
  *   {"name":"thread_name","ph":"M","pid":12,"tid":12,"args":{"name":"MainThread"}},
  *   {"ph":"B","pid":12,"tid":12,"ts":0.000,"name":"main (app.py:3)","cat":"python",
  *    "args":{"file":"app.py","line":3}},
- *   {"ph":"E","pid":12,"tid":12,"ts":20000.000}],
+ *   {"ph":"E","pid":12,"tid":12,"ts":20000.000,"name":"main (app.py:3)","cat":"python"}],
  *   "displayTimeUnit":"ms","otherData":{"exporter":"spyglass","command":"python app.py",...}}
  *
  * Each thread's timeline becomes nested begin ("B") and end ("E") events,
  * one pair per frame: when the stack changes from one run to the next, the
  * frames that differ are closed (innermost first) and the new ones opened
  * (outermost first), while the common prefix stays open. So a frame that
- * stays on the stack through many samples is one event, as in py-spy's
- * chrometrace output. B/E rather than complete ("X") events keep every
- * thread's events in time order as they are written. Samples of idle threads
- * end in an "[idle]" event of category "idle".
+ * stays on the stack through many samples is one slice, as in py-spy's
+ * chrometrace output. Samples of idle threads end in an "[idle]" slice of
+ * category "idle".
+ *
+ * Begin/end pairs, not complete ("X") events: a change of stack closes and
+ * opens many frames at one time, and only the order of B and E events says
+ * which slice is whose parent there. Viewers that add a duration to a start
+ * in floating point, or order equal times by guesswork, nest X events
+ * wrongly (speedscope does both). An "E" repeats its frame's name and
+ * category, which Perfetto and speedscope match against the open slice,
+ * but not its args: speedscope runs a "B" before an "E" of the same time
+ * when both have the same name and args, which would open the next frame
+ * before the last one closed.
  *
  * ts is in microseconds since the recording started, with the nanoseconds
  * as three decimals. A thread's events span its first run's start to its
@@ -59,10 +68,11 @@ struct writer {
 	struct sg_strbuf out;
 	FILE *file;
 	/* Every used frame's event tail ("name", "cat", "args" and the closing
-	 * brace), rendered once: frame index i's is tails.buf[at[i] .. at[i + 1]);
+	 * brace), rendered once: frame index i's is tails.buf[at[i] .. at[i + 1]),
+	 * of which [at[i] .. args[i]) is "name" and "cat", all an "E" repeats;
 	 * index tl->nused_frames is the idle leaf. */
 	struct sg_strbuf tails;
-	size_t *at;
+	size_t *at, *args;
 	/* The current thread's '"pid":P,"tid":T,"ts":', and its open frames
 	 * (frame indices, root first). */
 	char ids[48];
@@ -84,7 +94,8 @@ static int render_tails(struct writer *w)
 	int err = 0;
 
 	w->at = malloc((w->tl->nused_frames + 2) * sizeof(*w->at));
-	if (!w->at)
+	w->args = malloc((w->tl->nused_frames + 1) * sizeof(*w->args));
+	if (!w->at || !w->args)
 		return SG_ENOMEM;
 	for (size_t id = 0; id < sg_profile_nframes(p) && !err; id++) {
 		const struct sg_frame *f = sg_profile_frame(p, (uint32_t)id);
@@ -97,8 +108,11 @@ static int render_tails(struct writer *w)
 		if (!err)
 			err = sg_tl_json_name(&w->tails, p, f);
 		if (!err)
-			err = sg_strbuf_addf(&w->tails, ",\"cat\":\"%s\",\"args\":{",
+			err = sg_strbuf_addf(&w->tails, ",\"cat\":\"%s\"",
 			                     f->type < 3 ? cats[f->type] : "python");
+		w->args[n - 1] = w->tails.len;
+		if (!err)
+			err = sg_strbuf_addstr(&w->tails, ",\"args\":{");
 		/* The members come with a leading comma each; args wants none first. */
 		if (!err)
 			err = sg_tl_json_where(&where, p, f);
@@ -109,8 +123,10 @@ static int render_tails(struct writer *w)
 	}
 	w->at[n] = w->tails.len;
 	if (!err)
-		err = sg_strbuf_addstr(&w->tails,
-		                       "\"name\":\"" IDLE_LEAF "\",\"cat\":\"idle\",\"args\":{}}");
+		err = sg_strbuf_addstr(&w->tails, "\"name\":\"" IDLE_LEAF "\",\"cat\":\"idle\"");
+	w->args[n] = w->tails.len;
+	if (!err)
+		err = sg_strbuf_addstr(&w->tails, ",\"args\":{}}");
 	w->at[n + 1] = w->tails.len;
 	sg_strbuf_release(&where);
 	return err;
@@ -128,13 +144,14 @@ static char *put_open(struct writer *w, char *out)
 	return out;
 }
 
-/* One event of the current thread at ts: "E", or "B" of frame index f.
+/* One event of the current thread at ts: "B" or "E" of frame index f.
  * Everything up to the frame's tail is put together here and appended at
  * once: this runs for every frame that opens or closes. */
 static int add_event(struct writer *w, char ph, uint64_t ts, uint32_t f)
 {
 	char head[3 + 9 + sizeof(w->ids) + SG_TL_U64_MAX + 5];
 	char *at = put_open(w, head);
+	size_t end = ph == 'B' ? w->at[f + 1] : w->args[f];
 	int err;
 
 	memcpy(at, "\"ph\":\"B\",", 9);
@@ -148,10 +165,12 @@ static int add_event(struct writer *w, char ph, uint64_t ts, uint32_t f)
 	*at++ = (char)('0' + ts / 100 % 10);
 	*at++ = (char)('0' + ts / 10 % 10);
 	*at++ = (char)('0' + ts % 10);
-	*at++ = ph == 'B' ? ',' : '}';
+	*at++ = ',';
 	err = sg_strbuf_add(&w->out, head, (size_t)(at - head));
-	if (!err && ph == 'B')
-		err = sg_strbuf_add(&w->out, w->tails.buf + w->at[f], w->at[f + 1] - w->at[f]);
+	if (!err)
+		err = sg_strbuf_add(&w->out, w->tails.buf + w->at[f], end - w->at[f]);
+	if (!err && ph == 'E')
+		err = sg_strbuf_addch(&w->out, '}');
 	return err ? err : sg_tl_flush(&w->out, w->file, CHUNK);
 }
 
@@ -162,10 +181,8 @@ static int close_to(struct writer *w, size_t keep, uint64_t ts)
 
 	if (ts < w->last_ts)
 		ts = w->last_ts;
-	while (w->nopen > keep && !err) {
-		err = add_event(w, 'E', ts, 0);
-		w->nopen--;
-	}
+	while (w->nopen > keep && !err)
+		err = add_event(w, 'E', ts, w->open[--w->nopen]);
 	w->last_ts = ts;
 	return err;
 }
@@ -330,6 +347,7 @@ static int write_chrometrace(const struct sg_profile *p, const struct sg_write_o
 	sg_strbuf_release(&w.out);
 	sg_strbuf_release(&w.tails);
 	free(w.at);
+	free(w.args);
 	free(w.open);
 	free(w.want);
 	sg_timeline_release(&tl);

@@ -1,18 +1,29 @@
 // SPDX-License-Identifier: MIT
-// Check a .speedscope.json the way speedscope itself sees it.
+// Check a file the way speedscope itself sees it.
 //
 //   node speedscope.mjs FILE [--no-import]
 //
-// 1. Validate FILE against the JSON schema speedscope publishes
+// FILE is a .speedscope.json, or a Chrome trace (.trace.json), which
+// speedscope also opens.
+//
+// For a speedscope file:
+// 1. Validate it against the JSON schema speedscope publishes
 //    (dist/release/file-format-schema.json, draft-07) with ajv.
 // 2. Check what the schema cannot say: sample and weight arrays of equal
 //    length, frame indices in range, weights positive, every frame used.
-// 3. Import it with speedscope's own code: the bundled app (it only runs in a
-//    browser) is loaded in headless Chromium with #localProfilePath, as
-//    speedscope's CLI does, then asked to export what it imported (its
-//    Ctrl+S). The export is speedscope's model written back out: profile
-//    names, the frames, and each profile's total weight as it computed it.
-//    These must match the file. --no-import skips this step.
+// 3. Import it with speedscope's own code (see below) and compare: profile
+//    names, units, each profile's total weight and the frames it uses, the
+//    profile shown first.
+//
+// For a Chrome trace, import it the same way and compare: a profile per
+// thread, named with the thread's name, whose total is the thread's span
+// and whose frames are the thread's distinct slices; and no slice that
+// speedscope could not nest (it says so on the console).
+//
+// Importing: the bundled app (it only runs in a browser) is loaded in
+// headless Chromium with #localProfilePath, as speedscope's CLI does, then
+// asked to export what it imported (its Ctrl+S). The export is speedscope's
+// model written back out. --no-import skips this step.
 //
 // Prints one JSON object on stdout (what the file holds, and whether the
 // import matched) for the caller's own checks; exits 1 with the reason on
@@ -74,7 +85,8 @@ function findChromium() {
   fail('no Chromium found (set CHROMIUM, or pass --no-import)')
 }
 
-// speedscope's model of the file, as its own exporter writes it.
+// speedscope's model of the file, as its own exporter writes it, and what
+// its importer said on the console.
 async function importWithSpeedscope(filePath) {
   const {chromium} = await import('playwright-core')
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'speedscope-check-'))
@@ -86,10 +98,15 @@ async function importWithSpeedscope(filePath) {
   )
   const browser = await chromium.launch({executablePath: findChromium(), args: ['--no-sandbox']})
   const errors = []
+  const warnings = []
   try {
     const page = await browser.newPage({acceptDownloads: true})
     page.on('pageerror', e => errors.push(String(e)))
-    page.on('console', m => m.type() === 'error' && errors.push(m.text()))
+    page.on('console', m => {
+      if (m.type() === 'error') errors.push(m.text())
+      // Chromium's own GPU chatter is no concern of the importer's.
+      if (m.type() === 'warning' && !m.text().includes('GL Driver')) warnings.push(m.text())
+    })
     await page.goto(`file://${path.join(release, 'index.html')}#localProfilePath=${loader}`)
     // The title names the profile once the import finished; an import that
     // throws shows an error screen instead.
@@ -105,23 +122,34 @@ async function importWithSpeedscope(filePath) {
     const download = page.waitForEvent('download')
     await page.keyboard.press('Control+s')
     const exported = JSON.parse(fs.readFileSync(await (await download).path(), 'utf8'))
-    return {title: await page.title(), exported, errors}
+    return {title: await page.title(), exported, warnings}
   } finally {
     await browser.close()
     fs.rmSync(tmp, {recursive: true, force: true})
   }
 }
 
-// The names of the frames a profile's samples use.
+// The names of the frames that stacks use (each a list of frame indices).
 function usedNames(frames, stacks) {
   const names = new Set()
   for (const stack of stacks) for (const f of stack) names.add(frames[f].name)
   return names
 }
 
-function compare(file, seen) {
+function sameSet(a, b) {
+  return a.size === b.size && [...a].every(x => b.has(x))
+}
+
+// The frames each exported profile opens, by name.
+function exportedNames(exported, q) {
+  return usedNames(
+    exported.shared.frames,
+    q.events.filter(e => e.type === 'O').map(e => [e.frame]),
+  )
+}
+
+function compareSpeedscope(file, seen) {
   const {exported} = seen
-  const frames = exported.shared.frames
   let perProfile = 0
   if (exported.profiles.length !== file.profiles.length)
     fail(`speedscope saw ${exported.profiles.length} profiles, the file has ${file.profiles.length}`)
@@ -129,24 +157,61 @@ function compare(file, seen) {
     const q = exported.profiles[i]
     const total = p.weights.reduce((a, b) => a + b, 0)
     const want = usedNames(file.shared.frames, p.samples)
-    const got = usedNames(
-      frames,
-      q.events.filter(e => e.type === 'O').map(e => [e.frame]),
-    )
+    const got = exportedNames(exported, q)
     if (q.name !== p.name) fail(`profile ${i}: speedscope named it ${q.name}, the file ${p.name}`)
     if (q.unit !== p.unit) fail(`${p.name}: unit ${q.unit} in speedscope, ${p.unit} in the file`)
     if (q.endValue - q.startValue !== total)
       fail(`${p.name}: speedscope's total weight ${q.endValue - q.startValue}, the file's ${total}`)
-    if (got.size !== want.size || [...want].some(n => !got.has(n)))
+    if (!sameSet(got, want))
       fail(`${p.name}: speedscope saw frames ${[...got]}, the file uses ${[...want]}`)
     perProfile += want.size
   })
   // speedscope keeps frames per profile, so its export lists a frame once
   // for every profile that uses it.
-  if (frames.length !== perProfile)
-    fail(`speedscope exported ${frames.length} frames, the profiles use ${perProfile}`)
+  if (exported.shared.frames.length !== perProfile)
+    fail(`speedscope exported ${exported.shared.frames.length} frames, the profiles use ${perProfile}`)
   if (exported.activeProfileIndex !== (file.activeProfileIndex || 0))
     fail(`speedscope shows profile ${exported.activeProfileIndex}, the file asks for ${file.activeProfileIndex}`)
+}
+
+// Per thread of a Chrome trace: its name, span, and distinct slices as
+// speedscope names frames ("NAME ARGS-AS-JSON").
+function traceThreads(trace) {
+  const threads = new Map()
+  for (const e of trace.traceEvents) {
+    const key = `${e.pid}:${e.tid}`
+    if (!threads.has(key)) threads.set(key, {tid: e.tid, start: Infinity, end: -Infinity, frames: new Set()})
+    const t = threads.get(key)
+    if (e.ph === 'M' && e.name === 'thread_name') t.name = e.args.name
+    if (e.ph !== 'B' && e.ph !== 'E') continue
+    t.start = Math.min(t.start, e.ts)
+    t.end = Math.max(t.end, e.ts)
+    if (e.ph === 'B') t.frames.add(`${e.name} ${JSON.stringify(e.args)}`)
+  }
+  return [...threads.values()].filter(t => t.frames.size)
+}
+
+function compareTrace(trace, seen) {
+  const {exported, warnings} = seen
+  const threads = traceThreads(trace)
+  // speedscope warns for every end it cannot pair and every frame it has
+  // to close itself: slices that do not nest. (It also notes each end that
+  // names its slice without the args, then ends it all the same.)
+  const bad = warnings.filter(w => /Doing nothing|still open|stack was empty/.test(w))
+  if (bad.length) fail(`speedscope could not nest the slices: ${bad.slice(0, 5).join('; ')}`)
+  if (exported.profiles.length !== threads.length)
+    fail(`speedscope saw ${exported.profiles.length} threads, the trace has ${threads.length}`)
+  for (const t of threads) {
+    // "CMD (pid P), NAME (tid T)", or "... (pid P, tid T)" for a thread without a name.
+    const q = exported.profiles.find(p => p.name.endsWith(`tid ${t.tid})`))
+    if (!q) fail(`no profile for tid ${t.tid} among ${exported.profiles.map(p => p.name)}`)
+    if (t.name && !q.name.includes(t.name)) fail(`${q.name} does not name thread ${t.name}`)
+    // speedscope's times are the trace's less its first, in floating point.
+    if (Math.abs(q.endValue - q.startValue - (t.end - t.start)) > 0.01)
+      fail(`${q.name}: speedscope's total ${q.endValue - q.startValue}, the thread spans ${t.end - t.start}`)
+    if (!sameSet(exportedNames(exported, q), t.frames))
+      fail(`${q.name}: speedscope saw other frames than the thread's slices`)
+  }
 }
 
 async function main() {
@@ -159,24 +224,31 @@ async function main() {
   } catch (e) {
     fail(`${filePath}: not JSON: ${e.message}`)
   }
-  validate(file)
-  ownChecks(file)
-  const summary = {
-    name: file.name,
-    frames: file.shared.frames.map(f => f.name),
-    activeProfileIndex: file.activeProfileIndex,
-    profiles: file.profiles.map(p => ({
-      name: p.name,
-      samples: p.samples.length,
-      weight: p.weights.reduce((a, b) => a + b, 0),
-      startValue: p.startValue,
-      endValue: p.endValue,
-    })),
-    imported: false,
+  const isTrace = Array.isArray(file.traceEvents)
+  let summary
+  if (isTrace) {
+    summary = {threads: traceThreads(file).map(t => ({tid: t.tid, name: t.name, span: t.end - t.start}))}
+  } else {
+    validate(file)
+    ownChecks(file)
+    summary = {
+      name: file.name,
+      frames: file.shared.frames.map(f => f.name),
+      activeProfileIndex: file.activeProfileIndex,
+      profiles: file.profiles.map(p => ({
+        name: p.name,
+        samples: p.samples.length,
+        weight: p.weights.reduce((a, b) => a + b, 0),
+        startValue: p.startValue,
+        endValue: p.endValue,
+      })),
+    }
   }
+  summary.imported = false
   if (!args.includes('--no-import')) {
     const seen = await importWithSpeedscope(filePath)
-    compare(file, seen)
+    if (isTrace) compareTrace(file, seen)
+    else compareSpeedscope(file, seen)
     summary.imported = true
     summary.title = seen.title
   }

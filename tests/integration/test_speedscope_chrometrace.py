@@ -5,9 +5,9 @@ converted from collapsed files.
 speedscope files are checked by tests/consumers/speedscope.mjs (speedscope's
 published JSON schema, then speedscope's own importer in headless Chromium),
 and against the workloads' ground truth and the collapsed output of a run
-alike. Chrome traces are checked with python's json: B/E pairs nest per
-thread, times never go back, thread names are the Python ones, and events
-span what the workload measured of itself.
+alike. Chrome traces are read back with python's json: B/E pairs nest per
+thread, times never go back, thread names are the Python ones, and slices
+span what the workload measured of itself; speedscope imports them too.
 """
 import collections
 import json
@@ -83,8 +83,9 @@ def speedscope_check(path, browser=True):
 
 
 class Trace(object):
-    """A Chrome trace read back: per thread, its B/E events checked to nest
-    and to keep time order; the named slices each frame made."""
+    """A Chrome trace read back: per thread, its B/E events checked to nest,
+    each E naming the slice it closes, and to keep time order; the slices
+    they make."""
 
     def __init__(self, doc):
         self.doc = doc
@@ -106,13 +107,14 @@ class Trace(object):
             for e in events:
                 assert last is None or e["ts"] >= last, (key, last, e)
                 last = e["ts"]
+                assert e["cat"] in ("python", "idle"), e
                 if e["ph"] == "B":
-                    assert e["cat"] in ("python", "idle"), e
                     assert set(e["args"]) <= {"file", "line"}, e
                     stack.append(e)
                 else:
                     assert stack, "E without B in %r at %r" % (key, e["ts"])
                     begin = stack.pop()
+                    assert (e["name"], e["cat"]) == (begin["name"], begin["cat"]), (begin, e)
                     self.slices[key].append((begin["name"], begin["ts"], e["ts"]))
             assert not stack, "%d frames never closed in %r" % (len(stack), key)
 
@@ -259,6 +261,16 @@ def test_wall_chrometrace(wall_runs):
     assert idle_us >= 0.9 * truth["wall"]["wait_here"] * 1e6, idle_us
 
 
+def test_wall_chrometrace_in_speedscope(wall_runs):
+    """speedscope opens Chrome traces too, and nests their slices strictly."""
+    need_node()
+    need_browser()
+    path, truth = wall_runs[".trace.json"]
+    summary = speedscope_check(path)
+    assert summary["imported"] is True
+    assert sorted(t["name"] for t in summary["threads"]) == sorted(THREADS)
+
+
 @pytest.fixture(scope="module")
 def cpu_runs(tmp_path_factory):
     """cpu_split.py in cpu mode, recorded once per format."""
@@ -362,15 +374,16 @@ def test_convert_chrometrace(converted):
     threads = folded_threads(converted["stacks"])
     assert {k[1]: n for k, n in trace.thread_names.items()} == {
         tid: name for tid, (name, _, _) in threads.items()}
-    for key in trace.events:
+    for key, events in trace.events.items():
         name, count, frames = threads[key[1]]
         # Lines end to end from 0, each count x period long.
-        assert trace.events[key][0]["ts"] == 0
-        assert trace.events[key][-1]["ts"] == count * PERIOD_NS / 1000.0
+        assert events[0]["ts"] == 0
+        assert events[-1]["ts"] == count * PERIOD_NS / 1000.0
         assert {s[0] for s in trace.slices[key]} == frames
 
 
-def test_convert_speedscope_imports(converted):
+def test_convert_imports(converted):
     need_node()
     need_browser()
     assert speedscope_check(converted[".speedscope.json"])["imported"] is True
+    assert speedscope_check(converted[".trace.json"])["imported"] is True

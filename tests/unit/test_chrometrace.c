@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,26 +58,32 @@ static void test_timeline_exact(void **state)
 	    "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":1.000,\"name\":\"b "
 	    "(m.py:2)\",\"cat\":\"python\","
 	    "\"args\":{\"file\":\"m.py\",\"line\":2}},\n"
-	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":3.100},\n"
+	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":3.100,\"name\":\"b "
+	    "(m.py:2)\",\"cat\":\"python\"},\n"
 	    "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":3.100,\"name\":\"c\",\"cat\":\"python\","
 	    "\"args\":{}},\n"
-	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":3.900},\n"
+	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":3.900,\"name\":\"c\",\"cat\":\"python\"},\n"
 	    "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":3.900,\"name\":\"[idle]\",\"cat\":\"idle\","
 	    "\"args\":{}},\n"
-	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":4.900},\n"
-	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":4.900},\n"
+	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":4.900,\"name\":\"[idle]\",\"cat\":\"idle\"},"
+	    "\n"
+	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":4.900,\"name\":\"a "
+	    "(m.py:1)\",\"cat\":\"python\"},\n"
 	    "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":9.000,\"name\":\"a "
 	    "(m.py:1)\",\"cat\":\"python\","
 	    "\"args\":{\"file\":\"m.py\",\"line\":1}},\n"
 	    "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":9.000,\"name\":\"b "
 	    "(m.py:2)\",\"cat\":\"python\","
 	    "\"args\":{\"file\":\"m.py\",\"line\":2}},\n"
-	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":10.000},\n"
-	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":10.000},\n"
+	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":10.000,\"name\":\"b "
+	    "(m.py:2)\",\"cat\":\"python\"},\n"
+	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":10.000,\"name\":\"a "
+	    "(m.py:1)\",\"cat\":\"python\"},\n"
 	    "{\"ph\":\"B\",\"pid\":5,\"tid\":6,\"ts\":1.500,\"name\":\"b "
 	    "(m.py:2)\",\"cat\":\"python\","
 	    "\"args\":{\"file\":\"m.py\",\"line\":2}},\n"
-	    "{\"ph\":\"E\",\"pid\":5,\"tid\":6,\"ts\":1236.067}" TAIL_CPU "\"timeline\":true}}\n");
+	    "{\"ph\":\"E\",\"pid\":5,\"tid\":6,\"ts\":1236.067,\"name\":\"b "
+	    "(m.py:2)\",\"cat\":\"python\"}" TAIL_CPU "\"timeline\":true}}\n");
 	free(text);
 	sg_profile_free(p);
 }
@@ -110,11 +115,12 @@ static void test_rows_end_to_end(void **state)
 	    "\"args\":{}},\n"
 	    "{\"ph\":\"B\",\"pid\":3,\"tid\":4,\"ts\":0.000,\"name\":\"b\",\"cat\":\"python\","
 	    "\"args\":{}},\n"
-	    "{\"ph\":\"E\",\"pid\":3,\"tid\":4,\"ts\":2.000},\n"
-	    "{\"ph\":\"E\",\"pid\":3,\"tid\":4,\"ts\":3.000},\n"
+	    "{\"ph\":\"E\",\"pid\":3,\"tid\":4,\"ts\":2.000,\"name\":\"b\",\"cat\":\"python\"},\n"
+	    "{\"ph\":\"E\",\"pid\":3,\"tid\":4,\"ts\":3.000,\"name\":\"a\",\"cat\":\"python\"},\n"
 	    "{\"ph\":\"B\",\"pid\":3,\"tid\":4,\"ts\":3.000,\"name\":\"b\",\"cat\":\"python\","
 	    "\"args\":{}},\n"
-	    "{\"ph\":\"E\",\"pid\":3,\"tid\":4,\"ts\":10003.000}],\n"
+	    "{\"ph\":\"E\",\"pid\":3,\"tid\":4,\"ts\":10003.000,\"name\":\"b\",\"cat\":\"python\"}]"
+	    ",\n"
 	    "\"displayTimeUnit\":\"ms\",\n"
 	    "\"otherData\":{\"exporter\":\"spyglass\",\"command\":\"app\",\"python_version\":\"\","
 	    "\"mode\":\"cpu\",\"rate_asked_hz\":0,\"rate_achieved_hz\":0,\"start_unix_ns\":0,"
@@ -196,19 +202,40 @@ static void test_by_path(void **state)
 
 /* One thread's B/E events, as read back. */
 struct events {
-	size_t begins, ends, depth, max_depth;
-	double first, last;
-	bool ordered;
+	size_t begins, depth, max_depth;
+	uint64_t first, last;   /* ns */
+	const char *names[64];  /* of the open slices, root first: '"name":...' */
+	bool ordered, matching; /* times never go back; each E names its B */
 };
 
-/* Read every B/E event of text back, per thread (tid 1..3), and check the
- * pairs nest and the times never go back. */
+/* "X.YYY" microseconds as nanoseconds, exactly; *end after it. */
+static uint64_t read_us(const char *s, char **end)
+{
+	uint64_t us = strtoull(s, end, 10);
+
+	assert_int_equal(**end, '.');
+	*end += 4;
+	return us * 1000 + strtoull(*end - 3, NULL, 10);
+}
+
+/* Whether the '"name":"...","cat":"..."' members at a and b are the same. */
+static bool same_name(const char *a, const char *b)
+{
+	const char *end = fx_find(a, "\",\"cat\":\"");
+
+	assert_non_null(end);
+	end = strchr(end + 9, '"');
+	return !strncmp(a, b, (size_t)(end - a + 1));
+}
+
+/* Read every B/E event of text back, per thread (tid 1..3): pairs nest,
+ * each E names the slice it closes, and the times never go back. */
 static void read_events(const char *text, struct events *ev)
 {
 	for (const char *line = text; (line = fx_find(line, "\n{\"ph\":\"")); line++) {
 		char ph, *end;
 		int pid, tid;
-		double ts;
+		uint64_t ts;
 		struct events *e;
 
 		/* Not sscanf: glibc's measures the whole rest of the text each call. */
@@ -217,7 +244,8 @@ static void read_events(const char *text, struct events *ev)
 		assert_int_equal(strncmp(end, ",\"tid\":", 7), 0);
 		tid = (int)strtol(end + 7, &end, 10);
 		assert_int_equal(strncmp(end, ",\"ts\":", 6), 0);
-		ts = strtod(end + 6, NULL);
+		ts = read_us(end + 6, &end);
+		assert_int_equal(strncmp(end, ",\"name\":", 8), 0);
 		assert_int_equal(pid, 1);
 		assert_true(tid >= 1 && tid <= 3);
 		e = &ev[tid - 1];
@@ -227,13 +255,14 @@ static void read_events(const char *text, struct events *ev)
 		e->last = ts;
 		if (ph == 'B') {
 			e->begins++;
-			if (++e->depth > e->max_depth)
+			assert_true(e->depth < 64);
+			e->names[e->depth++] = end + 1;
+			if (e->depth > e->max_depth)
 				e->max_depth = e->depth;
 		} else {
 			assert_int_equal(ph, 'E');
 			assert_true(e->depth > 0);
-			e->ends++;
-			e->depth--;
+			e->matching &= same_name(end + 1, e->names[--e->depth]);
 		}
 	}
 }
@@ -243,9 +272,11 @@ static void read_events(const char *text, struct events *ev)
 static void test_many(void **state)
 {
 	struct sg_profile *p = sg_profile_new();
-	struct events ev[3] = {{.ordered = true}, {.ordered = true}, {.ordered = true}};
+	struct events ev[3] = {{.ordered = true, .matching = true},
+	                       {.ordered = true, .matching = true},
+	                       {.ordered = true, .matching = true}};
 	uint64_t seed = 88172645463325252ull, t = 1000;
-	uint64_t first[3] = {0}, end[3] = {0};
+	uint64_t first[3] = {0}, end[3] = {0}, sampled[3] = {0};
 	uint32_t frames[48];
 	char *text;
 
@@ -255,13 +286,15 @@ static void test_many(void **state)
 	for (size_t i = 0; i < 30000; i++) {
 		struct sg_labels labels = {.pid = 1, .tid = (pid_t)(1 + i % 3)};
 		uint32_t stack;
+		size_t depth;
 
 		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
-		/* Mostly small changes at the leaf, sometimes a deep switch. */
-		stack = sg_profile_stack_id(p, frames + (seed % 5 == 0 ? seed % 8 : 0),
-		                            1 + (seed >> 8) % 40);
+		/* Random depths, now and then a switch to another root. */
+		depth = 1 + (seed >> 8) % 40;
+		stack = sg_profile_stack_id(p, frames + (seed % 5 == 0 ? seed % 8 : 0), depth);
 		labels.thread_name = fx_str(p, "w");
 		labels.flags = seed % 7 == 0 ? SG_SAMPLE_IDLE : 0;
+		sampled[i % 3] += depth + (labels.flags != 0);
 		/* Ticks 1000 ns apart with jitter; now and then a long gap. */
 		t += 333 + (seed >> 20) % 200 + (seed % 97 == 0 ? 50000 : 0);
 		if (!first[i % 3])
@@ -274,13 +307,15 @@ static void test_many(void **state)
 	read_events(text, ev);
 	for (size_t k = 0; k < 3; k++) {
 		assert_true(ev[k].ordered);
+		assert_true(ev[k].matching);
 		assert_int_equal(ev[k].depth, 0);
-		assert_int_equal(ev[k].begins, ev[k].ends);
 		assert_true(ev[k].max_depth >= 40);
-		/* Prefixes stay open: far fewer events than frames sampled. */
-		assert_true(ev[k].begins < 10000 * 20);
-		assert_int_equal(llround(ev[k].first * 1000), first[k]);
-		assert_int_equal(llround(ev[k].last * 1000), end[k]);
+		/* Prefixes stay open: a slice for about half the frames sampled
+		 * (depths are random, so a sample shares about half its
+		 * predecessor's; the seed is fixed). */
+		assert_true(ev[k].begins < sampled[k] * 3 / 5);
+		assert_int_equal(ev[k].first, first[k]);
+		assert_int_equal(ev[k].last, end[k]);
 	}
 	free(text);
 	sg_profile_free(p);
