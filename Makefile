@@ -115,10 +115,15 @@ bench: $(BUILD)/spyglass $(BUILD)/bench_profile
 	$(BUILD)/bench_profile
 	$(PYTHON) bench/bench.py --spyglass $(BUILD)/spyglass
 
-demo: $(BUILD)/spyglass
-	$(BUILD)/spyglass record -d 3 -o demo.folded -- \
+demo: build-deps
+	$(MAKE) $(BUILD)/spyglass
+	$(BUILD)/spyglass record -d 3 -o demo.pb.gz -- \
 		$(PYTHON) tests/workloads/cpu_split.py 3
-	@echo "wrote demo.folded (collapsed stacks; open in speedscope or flamegraph.pl)"
+	$(BUILD)/spyglass convert demo.pb.gz -o demo.svg
+	@echo "wrote demo.pb.gz (pprof: go tool pprof -top demo.pb.gz) and demo.svg (open in a browser)"
+
+build-deps:
+	tools/install-deps.sh build
 
 deps:
 	tools/install-deps.sh
@@ -144,8 +149,8 @@ check: deps
 	$(MAKE) fuzz layering format-check
 
 clean:
-	rm -rf build build-san build-fuzz demo.folded
+	rm -rf build build-san build-fuzz demo.pb.gz demo.svg
 
-.PHONY: all bench demo deps unit fuzz layering format-check integration check clean
+.PHONY: all bench build-deps demo deps unit fuzz layering format-check integration check clean
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

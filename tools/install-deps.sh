@@ -1,15 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Install, from Debian's archive, what building and testing spyglass needs.
+# Install, from Debian's archive, what building spyglass needs (`build`, for
+# make demo) or what building and testing it needs (no argument).
 # Packages already present are left alone, so this is quick when run again.
 set -eu
 
+build="gcc make libc6-dev libelf-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler
+python3"
 # Output formats are tested by their real consumers: go tool pprof
 # (golang-go), headless Chromium, and npm packages (nodejs ships npm).
-packages="gcc make libc6-dev libelf-dev zlib1g-dev libcmocka-dev
-libprotobuf-c-dev protobuf-c-compiler
-python3 python3-dev python3-pytest clang clang-format
-golang-go chromium nodejs"
+tests="libcmocka-dev python3-dev python3-pytest clang clang-format golang-go chromium nodejs"
+packages="$build"
+[ "${1:-}" = build ] || packages="$build $tests"
 
 missing=""
 for p in $packages; do
@@ -17,7 +19,7 @@ for p in $packages; do
 		missing="$missing $p"
 done
 # Debian's nodejs lacks npm, which nodesource's bundles: ask for it only then.
-command -v npm >/dev/null 2>&1 || missing="$missing npm"
+[ "${1:-}" = build ] || command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
 if [ -n "$missing" ]; then
 	echo "installing:$missing"
@@ -31,6 +33,7 @@ if [ -n "$missing" ]; then
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+[ "${1:-}" = build ] && exit 0
 # The npm consumers, at the versions package-lock.json pins.
 cd "$(dirname "$0")/../tests/consumers"
 [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] ||
