@@ -24,6 +24,9 @@ int cmd_convert(int argc, char **argv);
 	"      --reverse         flame graph: reversed stacks, leaf functions at the base\n"       \
 	"      --icicle          flame graph: drawn top-down, roots at the top\n"
 
+/* Check the value of -f: 0, or SG_EXIT_USAGE after one line naming the
+ * formats there are. */
+int sg_cli_check_format(const char *name);
 /* The format to write: -f's (already checked by name), else the one the
  * output path's extension names, else collapsed. */
 const struct sg_format *sg_cli_output_format(const char *format, const char *output);

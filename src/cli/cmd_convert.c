@@ -52,11 +52,8 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
 			o->output = optarg;
 			break;
 		case 'f':
-			if (!sg_format_by_name(optarg)) {
-				sg_cli_error("-f: unknown format '%s' (known: %s)", optarg,
-				             sg_format_names());
+			if (sg_cli_check_format(optarg))
 				return SG_EXIT_USAGE;
-			}
 			o->format = optarg;
 			break;
 		case OPT_THREADS:

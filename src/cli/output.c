@@ -4,6 +4,14 @@
 #include "cli/cli.h"
 #include "util/err.h"
 
+int sg_cli_check_format(const char *name)
+{
+	if (sg_format_by_name(name))
+		return 0;
+	sg_cli_error("-f: unknown format '%s' (known: %s)", name, sg_format_names());
+	return SG_EXIT_USAGE;
+}
+
 const struct sg_format *sg_cli_output_format(const char *format, const char *output)
 {
 	const struct sg_format *f = NULL;
