@@ -17,10 +17,11 @@
  * the base, since they partition the samples rather than call anything.
  * With opts->icicle the graph is drawn top-down.
  *
- * Frames under 1/MIN_SHARE of all samples are omitted, as flamegraph.pl
- * and py-spy do (drawing thousands of sub-pixel boxes makes the file slow
- * to open and shows nothing): their samples stay in their parents' widths
- * and show as a gap above them.
+ * Frames under 1/MIN_SHARE of all samples are not drawn one by one
+ * (thousands of sub-pixel boxes make the file slow to open and show
+ * nothing): side by side narrow siblings merge into one "[narrow frames]"
+ * box, drawn when it is wide enough itself. flamegraph.pl and py-spy leave
+ * them out; a merged box keeps their samples visible and clickable.
  *
  * Colours: a hue family per kind of frame (Python warm, native green,
  * kernel purple, idle blue, roots grey), shaded by a hash of the function
@@ -53,8 +54,9 @@
 #define TITLE_CHAR   10.2 /* the same at the title's 17px */
 #define TOP          74   /* title, subtitle, buttons */
 #define BOTTOM       30   /* the details line */
-#define MIN_SHARE    1000 /* frames under 1/MIN_SHARE of the samples are omitted */
+#define MIN_SHARE    1000 /* frames under 1/MIN_SHARE of the samples are merged */
 #define COLOUR_SEED  0x666c616d65ull
+#define NARROW       "[narrow frames]"
 
 /* What a box is, for its colour. The first three are enum sg_frame_type. */
 enum kind {
@@ -101,6 +103,7 @@ struct graph {
 	struct sg_strbuf key;  /* scratch for building keys */
 	uint32_t *frame_label; /* profile frame id -> label */
 	uint32_t all, idle;    /* the labels of the root and of the idle leaf */
+	uint32_t narrow;       /* the label of merged narrow frames */
 	uint32_t *seq;         /* labels of every row, then their ranks */
 	size_t seq_len, seq_cap;
 	struct row *rows;
@@ -168,6 +171,8 @@ static int label_frames(struct graph *g, const struct sg_profile *p)
 	err = put_label(g, KIND_ROOT, "all", 3, "all", &g->all);
 	if (!err)
 		err = put_label(g, KIND_IDLE, "[idle]", 6, "[idle]", &g->idle);
+	if (!err)
+		err = put_label(g, KIND_ROOT, NARROW, strlen(NARROW), NARROW, &g->narrow);
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct sg_frame *f = sg_profile_frame(p, (uint32_t)i);
 		/* A type this writer does not know is drawn as Python. */
@@ -282,22 +287,55 @@ static int by_stack(const void *a, const void *b, void *arg)
 	return (x->len > y->len) - (x->len < y->len);
 }
 
-/* The frame open at depth since start ends at end: keep it if wide enough. */
-static int close_frame(struct graph *g, uint32_t rank, uint32_t depth, uint64_t start, uint64_t end,
-                       uint64_t min_count)
+static int new_node(struct graph *g, uint32_t label, uint32_t depth, uint64_t start, uint64_t end)
 {
-	int err;
+	int err = sg_grow(&g->nodes, &g->nodes_cap, g->nnodes + 1, sizeof(*g->nodes));
 
-	if (end - start < min_count)
-		return 0;
-	err = sg_grow(&g->nodes, &g->nodes_cap, g->nnodes + 1, sizeof(*g->nodes));
 	if (err)
 		return err;
-	g->nodes[g->nnodes++] = (struct node){
-	    .start = start, .count = end - start, .label = g->by_rank[rank], .depth = depth};
+	g->nodes[g->nnodes++] =
+	    (struct node){.start = start, .count = end - start, .label = label, .depth = depth};
 	if (depth > g->max_depth)
 		g->max_depth = depth;
 	return 0;
+}
+
+/* Narrow frames side by side at one depth, waiting to be drawn as one. */
+struct span {
+	uint64_t start, end;
+};
+
+static int flush_narrow(struct graph *g, struct span *pending, uint32_t depth, uint64_t min_count)
+{
+	struct span *sp = &pending[depth];
+	int err = 0;
+
+	if (sp->end - sp->start >= min_count && sp->end > sp->start)
+		err = new_node(g, g->narrow, depth, sp->start, sp->end);
+	*sp = (struct span){0, 0};
+	return err;
+}
+
+/* The frame open at depth since start ends at end: draw it if wide enough,
+ * else merge it with the narrow frames just left of it. Its children have
+ * all closed by now: their merged box is drawn first. */
+static int close_frame(struct graph *g, struct span *pending, uint32_t rank, uint32_t depth,
+                       uint64_t start, uint64_t end, uint64_t min_count)
+{
+	struct span *sp = &pending[depth];
+	int err = flush_narrow(g, pending, depth + 1, min_count);
+
+	if (!err && end - start < min_count) {
+		if (sp->end != start || sp->end == sp->start) {
+			err = flush_narrow(g, pending, depth, min_count);
+			sp->start = start;
+		}
+		sp->end = end;
+		return err;
+	}
+	if (!err)
+		err = flush_narrow(g, pending, depth, min_count);
+	return err ? err : new_node(g, g->by_rank[rank], depth, start, end);
 }
 
 /*
@@ -309,21 +347,27 @@ static int merge_rows(struct graph *g)
 {
 	uint64_t min_count = g->total / MIN_SHARE + (g->total % MIN_SHARE != 0);
 	uint64_t *open = NULL, x = 0;
-	size_t open_cap = 0, prev_len = 0;
+	struct span *pending = NULL;
+	size_t open_cap = 0, pending_cap = 0, prev_len = 0;
 	const uint32_t *prev = NULL;
 	int err = 0;
 
 	for (size_t r = 0; r <= g->nrows && !err; r++) {
 		const uint32_t *s = r < g->nrows ? g->seq + g->rows[r].at : NULL;
-		size_t len = r < g->nrows ? g->rows[r].len : 0, k = 0;
+		size_t len = r < g->nrows ? g->rows[r].len : 0, k = 0, had = pending_cap;
 
 		while (k < prev_len && k < len && prev[k] == s[k])
 			k++;
 		for (size_t d = prev_len; d > k && !err; d--)
-			err = close_frame(g, prev[d - 1], (uint32_t)(d - 1), open[d - 1], x,
-			                  min_count);
+			err = close_frame(g, pending, prev[d - 1], (uint32_t)(d - 1), open[d - 1],
+			                  x, min_count);
 		if (!err)
 			err = sg_grow(&open, &open_cap, len + 1, sizeof(*open));
+		/* One more level than the deepest frame: its children's. */
+		if (!err)
+			err = sg_grow(&pending, &pending_cap, len + 2, sizeof(*pending));
+		if (!err && pending_cap > had)
+			memset(pending + had, 0, (pending_cap - had) * sizeof(*pending));
 		for (size_t d = k; d < len && !err; d++)
 			open[d] = x;
 		if (r < g->nrows)
@@ -332,6 +376,7 @@ static int merge_rows(struct graph *g)
 		prev_len = len;
 	}
 	free(open);
+	free(pending);
 	return err;
 }
 
@@ -461,8 +506,8 @@ static int add_head(struct sg_strbuf *sb, struct sg_strbuf *scratch, const struc
 	    "height=\"%d\" viewBox=\"0 0 %d %d\" data-total=\"%llu\" data-pad=\"%d\" "
 	    "data-fw=\"%d\" data-charw=\"%g\">\n"
 	    "<!-- Flame graph written by spyglass. Frames under 1/%d of all samples are "
-	    "omitted (as flamegraph.pl and py-spy do): their samples show as a gap above "
-	    "their parent. Click a frame to zoom, Search or Ctrl-F to highlight frames by "
+	    "merged: narrow siblings side by side are one [narrow frames] box. Click a frame to "
+	    "zoom, Search or Ctrl-F to highlight frames by "
 	    "regular expression. -->\n"
 	    "<style type=\"text/css\">\n%s</style>\n"
 	    "<defs><linearGradient id=\"background\" y1=\"0\" y2=\"1\" x1=\"0\" x2=\"0\">"

@@ -100,7 +100,8 @@ static void expect_box(const struct box *boxes, size_t n, unsigned d, const char
 /*
  * What holds for every flame graph: one root "all" as wide as every
  * sample; each other box inside a box one level down; the children of a
- * box, left to right, in alphabetical order, after the parent's own
+ * box, left to right, in alphabetical order (merged narrow frames aside),
+ * after the parent's own
  * samples, adding up to at most its width (exactly, when nothing is
  * omitted); boxes drawn at their share of the 1180 units between the pads.
  */
@@ -137,10 +138,12 @@ static void check_structure(const struct box *boxes, size_t n, unsigned long lon
 					c = &boxes[j];
 			if (!c)
 				break;
-			if (prev)
-				assert_true(strcmp(prev->name, c->name) < 0);
-			else
+			/* A merged box stands where its frames were. */
+			if (!prev)
 				self_end = c->x;
+			else if (strcmp(prev->name, "[narrow frames]") &&
+			         strcmp(c->name, "[narrow frames]"))
+				assert_true(strcmp(prev->name, c->name) < 0);
 			sum += c->w;
 			prev = c;
 		}
@@ -376,8 +379,9 @@ static void test_title(void **state)
 	sg_profile_free(p);
 }
 
-/* Frames under 1/1000 of the samples are left out, with their subtrees. */
-static void test_narrow_frames_omitted(void **state)
+/* Frames under 1/1000 of the samples are not drawn one by one: narrow
+ * siblings side by side become one box, drawn when it is wide enough. */
+static void test_narrow_frames_merged(void **state)
 {
 	struct sg_profile *p = sg_profile_new();
 	uint32_t big = fx_frame(p, "big", NULL, 0);
@@ -401,7 +405,17 @@ static void test_narrow_frames_omitted(void **state)
 	assert_int_equal(n, 2); /* 1 in 1001 is not */
 	check_structure(boxes, n, 1001, false);
 	expect_box(boxes, n, 1, "big", 0, 1000);
-	assert_non_null(strstr(svg, "Frames under 1/1000 of all samples are omitted"));
+	assert_non_null(strstr(svg, "Frames under 1/1000 of all samples are merged"));
+	free(svg);
+
+	/* Another narrow sibling next to "tiny": together they are 2 in 1002. */
+	fx_add(p, &tiny[1], 1, 1, 1, "", 0, 1);
+	svg = write_svg(p, &opts);
+	n = parse_boxes(svg, boxes);
+	assert_int_equal(n, 3);
+	check_structure(boxes, n, 1002, false);
+	expect_box(boxes, n, 1, "big", 0, 1000);
+	expect_box(boxes, n, 1, "[narrow frames]", 1000, 2);
 	free(svg);
 	sg_profile_free(p);
 }
@@ -434,7 +448,7 @@ int main(void)
 	    cmocka_unit_test(test_reverse_and_icicle),
 	    cmocka_unit_test(test_escaping_and_labels),
 	    cmocka_unit_test(test_title),
-	    cmocka_unit_test(test_narrow_frames_omitted),
+	    cmocka_unit_test(test_narrow_frames_merged),
 	    cmocka_unit_test(test_empty_and_table),
 	};
 
