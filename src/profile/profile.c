@@ -189,20 +189,27 @@ static uint32_t row_id(struct sg_profile *p, uint32_t stack, const struct sg_lab
 	return id;
 }
 
+/* Add to the row for (stack, labels), whose index goes to *row. */
+static int add_to_row(struct sg_profile *p, uint32_t stack, const struct sg_labels *labels,
+                      uint64_t count, uint64_t weight_ns, uint32_t *row)
+{
+	if (stack >= sg_intern_count(&p->stacks))
+		return SG_EUSAGE;
+	*row = row_id(p, stack, labels);
+	if (*row == NONE)
+		return SG_ENOMEM;
+	p->samples[*row].count += count;
+	p->samples[*row].weight_ns += weight_ns;
+	p->total += count;
+	return 0;
+}
+
 int sg_profile_add(struct sg_profile *p, uint32_t stack, const struct sg_labels *labels,
                    uint64_t count, uint64_t weight_ns)
 {
 	uint32_t row;
 
-	if (stack >= sg_intern_count(&p->stacks))
-		return SG_EUSAGE;
-	row = row_id(p, stack, labels);
-	if (row == NONE)
-		return SG_ENOMEM;
-	p->samples[row].count += count;
-	p->samples[row].weight_ns += weight_ns;
-	p->total += count;
-	return 0;
+	return add_to_row(p, stack, labels, count, weight_ns, &row);
 }
 
 int sg_profile_add_at(struct sg_profile *p, uint32_t stack, const struct sg_labels *labels,
@@ -213,12 +220,10 @@ int sg_profile_add_at(struct sg_profile *p, uint32_t stack, const struct sg_labe
 	struct sg_run *last = NULL;
 	uint64_t last_plus1;
 	uint32_t row;
+	int err = add_to_row(p, stack, labels, count, weight_ns, &row);
 
-	if (stack >= sg_intern_count(&p->stacks))
-		return SG_EUSAGE;
-	row = row_id(p, stack, labels);
-	if (row == NONE)
-		return SG_ENOMEM;
+	if (err)
+		return err;
 	/* Key 0 is reserved; pid 0 only comes from hand-made profiles. */
 	thread += !thread;
 	if (sg_u64map_get(&p->last_run, thread, &last_plus1))
@@ -226,16 +231,13 @@ int sg_profile_add_at(struct sg_profile *p, uint32_t stack, const struct sg_labe
 	if (last && last->row == row && last->end_ns + slack >= t_ns) {
 		last->end_ns = t_ns + weight_ns;
 		last->count += count;
-	} else {
-		if (sg_grow(&p->runs, &p->runs_cap, p->nruns + 1, sizeof(*p->runs)) ||
-		    sg_u64map_put(&p->last_run, thread, p->nruns + 1))
-			return SG_ENOMEM;
-		p->runs[p->nruns++] = (struct sg_run){
-		    .row = row, .start_ns = t_ns, .end_ns = t_ns + weight_ns, .count = count};
+		return 0;
 	}
-	p->samples[row].count += count;
-	p->samples[row].weight_ns += weight_ns;
-	p->total += count;
+	if (sg_grow(&p->runs, &p->runs_cap, p->nruns + 1, sizeof(*p->runs)) ||
+	    sg_u64map_put(&p->last_run, thread, p->nruns + 1))
+		return SG_ENOMEM;
+	p->runs[p->nruns++] = (struct sg_run){
+	    .row = row, .start_ns = t_ns, .end_ns = t_ns + weight_ns, .count = count};
 	return 0;
 }
 
