@@ -147,6 +147,30 @@ static int read_code(struct sg_pywalker *w, uint64_t addr, struct sg_pycode_id *
 	return 0;
 }
 
+/*
+ * Before a walk, read in one call the pages it will most likely need: on
+ * 3.11+ the thread's frame chunk (its top first), then the pages the last
+ * walk read from. Programs mostly sample the same frames and code objects
+ * again, so a steady walk costs this one call; pages that are not needed
+ * cost a copy, and the walk reads whatever is missing as before.
+ */
+static void prefill_walk(struct sg_pywalker *w, const struct sg_pythread *th)
+{
+	uint64_t pages[2 * SG_MEMCACHE_SLOTS], mask = ~(uint64_t)(SG_MEMCACHE_PAGE - 1);
+	size_t n = 0;
+
+	if (th->datastack_chunk && th->datastack_top > th->datastack_chunk) {
+		uint64_t first = th->datastack_chunk & mask;
+
+		for (uint64_t page = (th->datastack_top - 1) & mask;
+		     page >= first && n < SG_MEMCACHE_SLOTS / 2; page -= SG_MEMCACHE_PAGE)
+			pages[n++] = page;
+	}
+	for (size_t i = 0; i < w->nhints; i++)
+		pages[n++] = w->hints[i];
+	sg_memcache_prefill_pages(w->cache, pages, n);
+}
+
 /* Read the pages of the walk's code objects together: one system call
  * instead of one per page. */
 static void prefill_codes(struct sg_pywalker *w, const struct sg_pyframe_raw *frames, size_t n)
@@ -202,10 +226,7 @@ int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
 	if (l->frame.size > sizeof(buf))
 		return SG_ECORRUPT;
 	sg_memcache_clear(w->cache);
-	/* 3.11+ keep a thread's frames in one chunk: copy it in one go. */
-	if (th->datastack_chunk && th->datastack_top > th->datastack_chunk)
-		sg_memcache_prefill(w->cache, th->datastack_chunk,
-		                    (size_t)(th->datastack_top - th->datastack_chunk));
+	prefill_walk(w, th);
 	*truncated = false;
 	*root = 0;
 	for (; frame; seen++) {
@@ -244,6 +265,7 @@ int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
 		if (err)
 			return err;
 	}
+	w->nhints = sg_memcache_touched(w->cache, w->hints, SG_MEMCACHE_SLOTS);
 	*depth = n;
 	return 0;
 }

@@ -53,8 +53,10 @@ struct sg_pythread {
 
 struct sg_pywalker {
 	struct sg_pyproc *proc;
-	struct sg_memcache *cache; /* owned */
-	int tid_offset;            /* of the tid in glibc's struct pthread, <0 unknown */
+	struct sg_memcache *cache;         /* owned */
+	int tid_offset;                    /* of the tid in glibc's struct pthread, <0 unknown */
+	uint64_t hints[SG_MEMCACHE_SLOTS]; /* pages the last walk read from */
+	size_t nhints;
 };
 
 /* 0, or SG_ENOMEM. Release with sg_pywalker_release. */

@@ -7,6 +7,8 @@
 #include "target/mem.h"
 #include "util/err.h"
 
+_Static_assert(SG_MEMCACHE_SLOTS <= 64, "touched is a 64-bit mask of slots");
+
 void sg_mem_init(struct sg_mem *mem, pid_t pid)
 {
 	mem->pid = pid;
@@ -61,6 +63,17 @@ void sg_memcache_init(struct sg_memcache *cache, struct sg_mem *mem)
 void sg_memcache_clear(struct sg_memcache *cache)
 {
 	memset(cache->tags, 0, sizeof(cache->tags));
+	cache->touched = 0;
+}
+
+size_t sg_memcache_touched(const struct sg_memcache *cache, uint64_t *pages, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t slot = 0; slot < SG_MEMCACHE_SLOTS && n < max; slot++)
+		if ((cache->touched >> slot & 1) && (cache->tags[slot] & 1))
+			pages[n++] = cache->tags[slot] & ~(uint64_t)1;
+	return n;
 }
 
 static const uint8_t *cached_page(struct sg_memcache *cache, uint64_t page)
@@ -168,6 +181,7 @@ int sg_memcache_read(struct sg_memcache *cache, uint64_t addr, void *buf, size_t
 		/* A page that cannot be read whole may still hold the range. */
 		if (!p)
 			return sg_mem_read(cache->mem, addr, out, len);
+		cache->touched |= 1ull << ((page / SG_MEMCACHE_PAGE) % SG_MEMCACHE_SLOTS);
 		memcpy(out, p + at, n);
 		out += n;
 		addr += n;

@@ -44,6 +44,7 @@ int sg_mem_read_ptr(struct sg_mem *mem, uint64_t addr, uint64_t *out);
 struct sg_memcache {
 	struct sg_mem *mem;
 	uint64_t tags[SG_MEMCACHE_SLOTS]; /* page address | 1 when valid */
+	uint64_t touched;                 /* bit per slot: served a read since clear */
 	uint8_t pages[SG_MEMCACHE_SLOTS][SG_MEMCACHE_PAGE];
 };
 
@@ -59,6 +60,9 @@ int sg_memcache_prefill(struct sg_memcache *cache, uint64_t addr, size_t len);
  * system call. Pages that could not be read, or that would take the slot
  * of another page of the same call, are left to be read one by one. */
 void sg_memcache_prefill_pages(struct sg_memcache *cache, const uint64_t *pages, size_t n);
+/* The pages that served reads since the last clear, at most max of them
+ * into pages; returns how many. */
+size_t sg_memcache_touched(const struct sg_memcache *cache, uint64_t *pages, size_t max);
 /* Like sg_mem_read, served from whole pages read once per walk. */
 int sg_memcache_read(struct sg_memcache *cache, uint64_t addr, void *buf, size_t len);
 
