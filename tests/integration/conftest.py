@@ -66,10 +66,6 @@ def python(request):
     return exe
 
 
-def version_tuple(python):
-    return tuple(int(x) for x in _version_of(python).split("."))
-
-
 class Run(object):
     """One spyglass run: exit status, stderr, parsed folded output, truth."""
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import (SPYGLASS, WORKLOADS, frame_name, parse_folded, record, start, stop,
-                      tolerance, version_tuple)
+                      tolerance)
 
 RATE = "250"
 
@@ -150,8 +150,6 @@ def test_subprocesses(python):
 
 
 def test_unicode_names(python):
-    if version_tuple(python) < (3, 0):
-        pytest.skip("non-ASCII identifiers need Python 3")
     run = record(["-r", RATE], "unicode_names.py", [1], python)
     assert run.status == 0, run.stderr
     names = {frame_name(f) for stack in run.stacks for f in stack}
