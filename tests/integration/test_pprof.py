@@ -167,7 +167,10 @@ def test_wall_threads_go_pprof_agrees(go_env, tmp_path):
         roots[stack[0].split(": ", 1)[1]] += n
     assert by_thread == roots
     assert idle["waiter-1"] > 0.8 * by_thread["waiter-1"]
-    assert idle["burner-1"] < 0.5 * by_thread["burner-1"]
+    # The burners take turns holding the GIL, each idle while it waits for
+    # the other: together they run about one thread's worth of samples.
+    running = sum(by_thread[b] - idle[b] for b in ("burner-1", "burner-2"))
+    assert running > 0.7 * by_thread["burner-1"], (running, by_thread, idle)
     # pprof's own encoding of the file keeps all spyglass reads back.
     again = tmp_path / "pprof-proto.pb.gz"
     pprof(go_env, "-proto", "-output", str(again), str(pb))
