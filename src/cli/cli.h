@@ -8,6 +8,8 @@
  * 2 bad usage. Every failure prints exactly one line, "spyglass: ...".
  */
 
+#define SG_VERSION "0.1.0"
+
 #define SG_EXIT_OK    0
 #define SG_EXIT_FAIL  1
 #define SG_EXIT_USAGE 2

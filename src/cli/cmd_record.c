@@ -176,7 +176,7 @@ static int parse_args(int argc, char **argv, struct record_opts *o, char ***comm
 			printf(help, sg_format_names());
 			return -1;
 		case OPT_VERSION:
-			puts("spyglass 0.1.0");
+			puts("spyglass " SG_VERSION);
 			return -1;
 		case '?':
 		default:
