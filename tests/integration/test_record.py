@@ -203,8 +203,12 @@ def test_gil_only_holder(python):
     run = record(["-r", RATE, "--gil", "--threads"], "threads.py", [2], python)
     assert run.status == 0, run.stderr
     assert run.total > 0
-    # The waiter blocks without the GIL; only burners (or main) hold it.
-    assert not any(frame_name(f) == "wait_here" for stack in run.stacks for f in stack)
+    # The waiter blocks without the GIL; only burners (or main) hold it. It
+    # holds the GIL for the moments it runs Python code on its way into the
+    # wait and out of it, which a tick can catch (once in ~30 runs here).
+    waiting = sum(n for stack, n in run.stacks.items()
+                  if any(frame_name(f) == "wait_here" for f in stack))
+    assert waiting <= 2, waiting
     # One holder per tick at most: no more samples than ticks.
     ticks = float(run.stderr.split("of ")[1].split()[0])
     assert run.total <= ticks + 1
