@@ -62,21 +62,12 @@
 #include <zlib.h>
 
 #include "formats/format.h"
-#include "profile.pb-c.h"
+#include "formats/pprof_pb.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/intern.h"
 #include "util/strbuf.h"
 #include "util/u64map.h"
-
-typedef Perftools__Profiles__Profile pb_profile;
-typedef Perftools__Profiles__ValueType pb_value_type;
-typedef Perftools__Profiles__Sample pb_sample;
-typedef Perftools__Profiles__Label pb_label;
-typedef Perftools__Profiles__Mapping pb_mapping;
-typedef Perftools__Profiles__Location pb_location;
-typedef Perftools__Profiles__Line pb_line;
-typedef Perftools__Profiles__Function pb_function;
 
 /* Bounds on what the reader accepts, so hostile files cannot exhaust us. */
 #define MAX_INFLATED ((size_t)256 << 20)

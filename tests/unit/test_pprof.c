@@ -13,19 +13,10 @@
 #include <zlib.h>
 
 #include "formats/format.h"
-#include "profile.pb-c.h"
+#include "formats/pprof_pb.h"
 #include "util/err.h"
 
 #include "profile_fixtures.h"
-
-typedef Perftools__Profiles__Profile pb_profile;
-typedef Perftools__Profiles__ValueType pb_value_type;
-typedef Perftools__Profiles__Sample pb_sample;
-typedef Perftools__Profiles__Label pb_label;
-typedef Perftools__Profiles__Mapping pb_mapping;
-typedef Perftools__Profiles__Location pb_location;
-typedef Perftools__Profiles__Line pb_line;
-typedef Perftools__Profiles__Function pb_function;
 
 static const struct sg_format *pprof(void)
 {
