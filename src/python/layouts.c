@@ -385,7 +385,7 @@ static const struct sg_pylayout py311 = {
 		.tstate_head = 16,
 	},
 	.tstate = {
-		.size = 168,
+		.size = 312,
 		.next = 8,
 		.cframe = 56,
 		.cframe_current = 8,
@@ -454,7 +454,7 @@ static const struct sg_pylayout py312 = {
 		.gil_holder = 1048,
 	},
 	.tstate = {
-		.size = 152,
+		.size = 248,
 		.next = 8,
 		.cframe = 56,
 		.cframe_current = 0,

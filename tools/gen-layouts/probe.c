@@ -84,8 +84,9 @@ int main(void)
 	/* Copy only up to the last field read: some versions end the struct
 	 * in large arrays the walk never needs. */
 #if PY_VERSION_HEX >= 0x030b0000
-	ROW(size, MAX3(offsetof(PyThreadState, cframe), offsetof(PyThreadState, thread_id),
-	               offsetof(PyThreadState, native_thread_id)) +
+	ROW(size, MAX3(MAX2(offsetof(PyThreadState, cframe), offsetof(PyThreadState, thread_id)),
+	               offsetof(PyThreadState, native_thread_id),
+	               offsetof(PyThreadState, datastack_top)) +
 	              8);
 #else
 	ROW(size, MAX3(offsetof(PyThreadState, next), offsetof(PyThreadState, frame),
