@@ -323,16 +323,20 @@ static int sample_thread(struct sampler *s, struct proc *pr, struct sg_pythread 
 		return 0;
 	if (!th->top_frame)
 		return 0;
-	s->meta->samples++;
 	err = walk_thread(s, pr, th, &depth, &truncated);
+	/* The thread left Python between a torn walk and its retry: a thread
+	 * seen without frames, as above, not a sample. */
+	if (!err && depth == 0)
+		return 0;
+	s->meta->samples++;
 	if (!err) {
 		for (size_t i = 0; i < depth && !err; i++)
 			err = frame_id(s, pr, &s->raw[i], &s->stack[depth - 1 - i]);
 	}
 	if (err == SG_ENOMEM)
 		return err;
-	if (err || depth == 0) {
-		count_drop(s, err ? err : SG_ECORRUPT);
+	if (err) {
+		count_drop(s, err);
 		return 0;
 	}
 	if (truncated)

@@ -181,8 +181,10 @@ def test_record_wall_threads(wall_svg):
     title = doc.find(SVG + "text[@id='title']")
     assert "wall_split.py 1" in "".join(title.itertext())
     subtitle = doc.find(SVG + "text[@id='subtitle']").text
-    assert re.match(r"wall mode, Python [0-9.]+, 250 Hz asked, [0-9.]+ Hz achieved, \d+ samples, "
-                    r"[0-9.]+ s$", subtitle), subtitle
+    # A walk torn even after its retries (rare, mostly at start-up) is
+    # dropped, and the title then says how many.
+    assert re.match(r"wall mode, Python [0-9.]+, 250 Hz asked, [0-9.]+ Hz achieved, \d+ samples"
+                    r"( \(\d+ dropped\))?, [0-9.]+ s$", subtitle), subtitle
     names = {f[3] for f in frames}
     roots = [f for f in frames if re.match(r"thread \d+: ", f[3])]
     assert roots and all(f[2] == 1 for f in roots), names
