@@ -7,7 +7,7 @@
 #include "target/mem.h"
 #include "util/err.h"
 
-_Static_assert(SG_MEMCACHE_SLOTS <= 64, "touched is a 64-bit mask of slots");
+_Static_assert(SG_MEMCACHE_SLOTS == 64, "touched is a 64-bit mask; slot_of folds 6 bits");
 
 void sg_mem_init(struct sg_mem *mem, pid_t pid)
 {
@@ -76,9 +76,27 @@ size_t sg_memcache_touched(const struct sg_memcache *cache, uint64_t *pages, siz
 	return n;
 }
 
+/*
+ * The slot a page is kept in. Allocators repeat their layout at strides
+ * of SLOTS pages and more (pymalloc's arenas are 256 KiB, which is 64
+ * pages): a plain modulo put the same pool of every arena in one slot, and
+ * a walk over frames from three arenas read one of them afresh each time.
+ * The higher bits are folded in; within an aligned group of SLOTS pages
+ * this is still a permutation, so an aligned block never collides with
+ * itself.
+ */
+static size_t slot_of(uint64_t page)
+{
+	uint64_t index = page / SG_MEMCACHE_PAGE;
+
+	return (size_t)((index ^ (index >> 6) ^ (index >> 12) ^ (index >> 18)) % SG_MEMCACHE_SLOTS);
+}
+
+static int prefill_block(struct sg_memcache *cache, uint64_t block);
+
 static const uint8_t *cached_page(struct sg_memcache *cache, uint64_t page)
 {
-	size_t slot = (size_t)(page / SG_MEMCACHE_PAGE) % SG_MEMCACHE_SLOTS;
+	size_t slot = slot_of(page);
 	uint64_t block = page & ~(uint64_t)(SG_MEMCACHE_BLOCK - 1);
 
 	if (cache->tags[slot] == (page | 1))
@@ -87,7 +105,7 @@ static const uint8_t *cached_page(struct sg_memcache *cache, uint64_t page)
 	 * mostly allocated near one another: take the aligned block around
 	 * the page in the same call, and fall back to the page alone where
 	 * the block crosses into unmapped memory. */
-	if (sg_memcache_prefill(cache, block, SG_MEMCACHE_BLOCK) == 0)
+	if (prefill_block(cache, block) == 0)
 		return cache->pages[slot];
 	if (sg_mem_read(cache->mem, page, cache->pages[slot], SG_MEMCACHE_PAGE)) {
 		cache->tags[slot] = 0;
@@ -97,37 +115,31 @@ static const uint8_t *cached_page(struct sg_memcache *cache, uint64_t page)
 	return cache->pages[slot];
 }
 
-int sg_memcache_prefill(struct sg_memcache *cache, uint64_t addr, size_t len)
+/* Read the aligned block of SG_MEMCACHE_BLOCK bytes at block in one call. */
+static int prefill_block(struct sg_memcache *cache, uint64_t block)
 {
-	uint64_t first = addr & ~(uint64_t)(SG_MEMCACHE_PAGE - 1);
-	uint64_t end = (addr + len + SG_MEMCACHE_PAGE - 1) & ~(uint64_t)(SG_MEMCACHE_PAGE - 1);
-	size_t npages = (size_t)((end - first) / SG_MEMCACHE_PAGE);
-	struct iovec local[SG_MEMCACHE_SLOTS] = {{0}};
-	struct iovec remote = {.iov_base = (void *)(uintptr_t)first,
-	                       .iov_len = npages * SG_MEMCACHE_PAGE};
+	enum { NPAGES = SG_MEMCACHE_BLOCK / SG_MEMCACHE_PAGE };
+	struct iovec local[NPAGES];
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)block, .iov_len = SG_MEMCACHE_BLOCK};
 	ssize_t got;
 
-	if (len == 0 || end < first || npages > SG_MEMCACHE_SLOTS || first < 4096)
+	if (block < SG_MEMCACHE_PAGE || block + SG_MEMCACHE_BLOCK < block)
 		return SG_EREAD;
-	/* Consecutive pages land in consecutive slots: no two collide. */
-	for (size_t i = 0; i < npages; i++) {
-		size_t slot = (size_t)(first / SG_MEMCACHE_PAGE + i) % SG_MEMCACHE_SLOTS;
+	for (size_t i = 0; i < NPAGES; i++) {
+		size_t slot = slot_of(block + i * SG_MEMCACHE_PAGE);
 
-		local[i].iov_base = cache->pages[slot];
-		local[i].iov_len = SG_MEMCACHE_PAGE;
+		local[i] = (struct iovec){cache->pages[slot], SG_MEMCACHE_PAGE};
 		cache->tags[slot] = 0;
 	}
-	got = process_vm_readv(cache->mem->pid, local, npages, &remote, 1, 0);
-	if (got != (ssize_t)remote.iov_len) {
+	got = process_vm_readv(cache->mem->pid, local, NPAGES, &remote, 1, 0);
+	if (got != (ssize_t)SG_MEMCACHE_BLOCK) {
 		cache->mem->faults++;
 		return SG_EREAD;
 	}
 	cache->mem->reads++;
-	for (size_t i = 0; i < npages; i++) {
-		uint64_t page = first + i * SG_MEMCACHE_PAGE;
-
-		cache->tags[(size_t)(page / SG_MEMCACHE_PAGE) % SG_MEMCACHE_SLOTS] = page | 1;
-	}
+	for (size_t i = 0; i < NPAGES; i++)
+		cache->tags[slot_of(block + i * SG_MEMCACHE_PAGE)] =
+		    (block + i * SG_MEMCACHE_PAGE) | 1;
 	return 0;
 }
 
@@ -140,7 +152,7 @@ void sg_memcache_prefill_pages(struct sg_memcache *cache, const uint64_t *pages,
 	ssize_t got;
 
 	for (size_t i = 0; i < n && count < SG_MEMCACHE_SLOTS; i++) {
-		size_t slot = (size_t)(pages[i] / SG_MEMCACHE_PAGE) % SG_MEMCACHE_SLOTS;
+		size_t slot = slot_of(pages[i]);
 
 		if (pages[i] < SG_MEMCACHE_PAGE || cache->tags[slot] == (pages[i] | 1) ||
 		    claimed[slot])
@@ -181,7 +193,7 @@ int sg_memcache_read(struct sg_memcache *cache, uint64_t addr, void *buf, size_t
 		/* A page that cannot be read whole may still hold the range. */
 		if (!p)
 			return sg_mem_read(cache->mem, addr, out, len);
-		cache->touched |= 1ull << ((page / SG_MEMCACHE_PAGE) % SG_MEMCACHE_SLOTS);
+		cache->touched |= 1ull << slot_of(page);
 		memcpy(out, p + at, n);
 		out += n;
 		addr += n;

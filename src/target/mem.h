@@ -51,10 +51,6 @@ struct sg_memcache {
 void sg_memcache_init(struct sg_memcache *cache, struct sg_mem *mem);
 void sg_memcache_clear(struct sg_memcache *cache);
 
-/* Read the pages covering [addr, addr + len) in one system call, ahead of
- * reads from them; at most SG_MEMCACHE_SLOTS pages. A failure only means
- * the pages will be read one by one when needed. */
-int sg_memcache_prefill(struct sg_memcache *cache, uint64_t addr, size_t len);
 
 /* Read the n pages (page-aligned addresses) that are not cached yet, in one
  * system call. Pages that could not be read, or that would take the slot

@@ -81,6 +81,37 @@ static void test_memcache_spans_pages(void **state)
 	free(cache);
 }
 
+/* Pages SG_MEMCACHE_SLOTS pages apart, as the same pool of different
+ * pymalloc arenas is, are cached side by side, not in one slot in turn. */
+static void test_memcache_arena_strides(void **state)
+{
+	enum { STRIDE = SG_MEMCACHE_SLOTS * SG_MEMCACHE_PAGE, N = 3 };
+	struct sg_mem mem;
+	struct sg_memcache *cache = malloc(sizeof(*cache));
+	uint8_t *area = aligned_alloc(SG_MEMCACHE_PAGE, N * STRIDE);
+	uint64_t pages[N], reads;
+	uint8_t byte;
+
+	(void)state;
+	assert_non_null(cache);
+	assert_non_null(area);
+	sg_mem_init(&mem, getpid());
+	sg_memcache_init(cache, &mem);
+	for (size_t i = 0; i < N; i++) {
+		area[i * STRIDE] = (uint8_t)(i + 1);
+		pages[i] = (uintptr_t)area + i * STRIDE;
+	}
+	sg_memcache_prefill_pages(cache, pages, N);
+	reads = mem.reads;
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(sg_memcache_read(cache, pages[i], &byte, 1), 0);
+		assert_int_equal(byte, i + 1);
+	}
+	assert_int_equal(mem.reads, reads);
+	free(area);
+	free(cache);
+}
+
 static void test_maps_find_self(void **state)
 {
 	struct sg_maps maps;
@@ -133,8 +164,11 @@ static void test_proc_facts(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mem_reads_self),       cmocka_unit_test(test_mem_gone),
-	    cmocka_unit_test(test_memcache_spans_pages), cmocka_unit_test(test_maps_find_self),
+	    cmocka_unit_test(test_mem_reads_self),
+	    cmocka_unit_test(test_mem_gone),
+	    cmocka_unit_test(test_memcache_spans_pages),
+	    cmocka_unit_test(test_memcache_arena_strides),
+	    cmocka_unit_test(test_maps_find_self),
 	    cmocka_unit_test(test_proc_facts),
 	};
 
