@@ -31,6 +31,17 @@ enum sg_lasti_kind {
 	SG_LASTI_POINTER, /* prev_instr/instr_ptr into co_code_adaptive (3.11+) */
 };
 
+/* How a frame object says it has finished. Before 3.11 frames are heap
+ * objects that outlive their call: a code object keeps one as its zombie
+ * frame, and a free list chains the rest through f_back. */
+enum sg_frame_state_kind {
+	SG_STATE_NONE,      /* frames live in stack chunks (3.11+) */
+	SG_STATE_GC_REFS27, /* 2.7: the GC header's gc_refs, `state` bytes before
+	                       the frame, is _PyGC_REFS_UNTRACKED once finished */
+	SG_STATE_EXECUTING, /* 3.6-3.9: f_executing, 0 once finished */
+	SG_STATE_310,       /* 3.10: f_state, > FRAME_EXECUTING but UNWINDING once finished */
+};
+
 enum sg_linetable_kind {
 	SG_LINETABLE_LNOTAB2,   /* 2.7: co_lnotab, unsigned line deltas */
 	SG_LINETABLE_LNOTAB,    /* 3.6-3.9: co_lnotab, signed line deltas */
@@ -82,6 +93,7 @@ struct sg_pylayout {
 	unsigned major, minor;
 	enum sg_frame_kind frame_kind;
 	enum sg_lasti_kind lasti_kind;
+	enum sg_frame_state_kind frame_state_kind;
 	enum sg_linetable_kind linetable_kind;
 	enum sg_str_kind str_kind;
 	enum sg_head_kind head_kind;
@@ -116,6 +128,7 @@ struct sg_pylayout {
 		uint32_t back;         /* f_back (<=3.10) / previous (3.11+) */
 		uint32_t code;         /* f_code / f_executable */
 		uint32_t lasti;        /* f_lasti (int) or prev_instr/instr_ptr */
+		uint32_t state;        /* f_executing or f_state (char), <=3.10; see above */
 		uint32_t owner;        /* owner (char), 3.12+, else 0 */
 		uint32_t owner_cstack; /* owner value of C-stack shim frames */
 	} frame;

@@ -53,9 +53,10 @@ struct sg_pythread {
 
 struct sg_pywalker {
 	struct sg_pyproc *proc;
-	struct sg_memcache *cache;         /* owned */
-	int tid_offset;                    /* of the tid in glibc's struct pthread, <0 unknown */
-	uint64_t hints[SG_MEMCACHE_SLOTS]; /* pages the last walk read from */
+	struct sg_memcache *cache;            /* owned */
+	int tid_offset;                       /* of the tid in glibc's struct pthread, <0 unknown */
+	uint64_t hints[SG_MEMCACHE_SLOTS];    /* pages recent walks read from */
+	uint8_t hint_ages[SG_MEMCACHE_SLOTS]; /* walks since each was needed */
 	size_t nhints;
 };
 
@@ -68,10 +69,12 @@ void sg_pywalker_release(struct sg_pywalker *w);
  * offset is learnt once by finding the pid in the main thread's. */
 int sg_pywalk_thread(struct sg_pywalker *w, uint64_t tstate, struct sg_pythread *out);
 
-/* Walk the frames of a thread from top_frame, leaf first, into frames
- * (capacity max). *depth receives the frames written, *truncated whether
- * more were left, *root the address of the outermost frame reached (0 when
- * truncated). Returns 0, SG_EREAD or SG_ECORRUPT (torn: retry). */
+/* Walk the frames of a thread, leaf first, into frames (capacity max),
+ * from the top frame its thread state names now, read again together with
+ * the frames. *depth receives the frames written (0: no Python frame now),
+ * *truncated whether more were left, *root the address of the outermost
+ * frame reached (0 when truncated). Returns 0, SG_EREAD or SG_ECORRUPT
+ * (torn: walk again). */
 int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
                      struct sg_pyframe_raw *frames, size_t max, size_t *depth, bool *truncated,
                      uint64_t *root);

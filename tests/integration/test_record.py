@@ -32,6 +32,23 @@ def test_cpu_split(python):
     assert "samples:" in run.stderr and "achieved" in run.stderr
 
 
+def dropped(run):
+    """Samples dropped, from the summary line 'dropped: N (...)'."""
+    line = next(l for l in run.stderr.splitlines() if l.strip().startswith("dropped:"))
+    return int(line.split()[1])
+
+
+def test_churn_not_biased(python):
+    """A stack that changes all the time gets its full share: torn walks are
+    walked again, not dropped."""
+    run = record(["-r", RATE], "churn.py", [2], python)
+    assert run.status == 0, run.stderr
+    names = ("churn", "steady")
+    cpu = run.truth["cpu"]
+    assert_share(run, "churn", names, cpu["churn"] / (cpu["churn"] + cpu["steady"]))
+    assert dropped(run) <= 0.01 * run.total + 2, run.stderr
+
+
 def test_sleep_burn_cpu_mode(python):
     run = record(["-r", RATE], "wall_split.py", [2], python)
     assert run.status == 0, run.stderr

@@ -37,15 +37,19 @@ int main(void)
 	printf("\t.major = %u,\n\t.minor = %u,\n", major, minor);
 #if PY_VERSION_HEX >= 0x030b0000
 	printf("\t.frame_kind = SG_FRAME_INTERP,\n\t.lasti_kind = SG_LASTI_POINTER,\n");
+	printf("\t.frame_state_kind = SG_STATE_NONE,\n");
 	printf("\t.linetable_kind = SG_LINETABLE_LOCATIONS,\n");
 #else
 	printf("\t.frame_kind = SG_FRAME_OBJECT,\n");
 #if PY_VERSION_HEX >= 0x030a0000
-	printf("\t.lasti_kind = SG_LASTI_UNITS,\n\t.linetable_kind = SG_LINETABLE_310,\n");
+	printf("\t.lasti_kind = SG_LASTI_UNITS,\n\t.frame_state_kind = SG_STATE_310,\n");
+	printf("\t.linetable_kind = SG_LINETABLE_310,\n");
 #elif PY_MAJOR_VERSION == 2
-	printf("\t.lasti_kind = SG_LASTI_BYTES,\n\t.linetable_kind = SG_LINETABLE_LNOTAB2,\n");
+	printf("\t.lasti_kind = SG_LASTI_BYTES,\n\t.frame_state_kind = SG_STATE_GC_REFS27,\n");
+	printf("\t.linetable_kind = SG_LINETABLE_LNOTAB2,\n");
 #else
-	printf("\t.lasti_kind = SG_LASTI_BYTES,\n\t.linetable_kind = SG_LINETABLE_LNOTAB,\n");
+	printf("\t.lasti_kind = SG_LASTI_BYTES,\n\t.frame_state_kind = SG_STATE_EXECUTING,\n");
+	printf("\t.linetable_kind = SG_LINETABLE_LNOTAB,\n");
 #endif
 #endif
 	printf("\t.str_kind = %s,\n", major == 2 ? "SG_STR_BYTES" : "SG_STR_UNICODE");
@@ -120,6 +124,13 @@ int main(void)
 	ROW(back, offsetof(PyFrameObject, f_back));
 	ROW(code, offsetof(PyFrameObject, f_code));
 	ROW(lasti, offsetof(PyFrameObject, f_lasti));
+#if PY_VERSION_HEX >= 0x030a0000
+	ROW(state, offsetof(PyFrameObject, f_state));
+#elif PY_MAJOR_VERSION == 3
+	ROW(state, offsetof(PyFrameObject, f_executing));
+#else
+	ROW(state, sizeof(PyGC_Head) - offsetof(PyGC_Head, gc.gc_refs));
+#endif
 #endif
 	printf("\t},\n\t.code = {\n");
 	ROW(size, sizeof(PyCodeObject));
