@@ -51,7 +51,6 @@ struct sg_memcache {
 void sg_memcache_init(struct sg_memcache *cache, struct sg_mem *mem);
 void sg_memcache_clear(struct sg_memcache *cache);
 
-
 /* Read the n pages (page-aligned addresses) that are not cached yet, in one
  * system call. Pages that could not be read, or that would take the slot
  * of another page of the same call, are left to be read one by one. */
