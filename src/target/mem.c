@@ -7,7 +7,7 @@
 #include "target/mem.h"
 #include "util/err.h"
 
-_Static_assert(SG_MEMCACHE_SLOTS == 64, "touched is a 64-bit mask; slot_of folds 6 bits");
+_Static_assert(SG_MEMCACHE_SLOTS == 64, "touched is a 64-bit mask of slots");
 
 void sg_mem_init(struct sg_mem *mem, pid_t pid)
 {
@@ -77,105 +77,135 @@ size_t sg_memcache_touched(const struct sg_memcache *cache, uint64_t *pages, siz
 }
 
 /*
- * The slot a page is kept in. Allocators repeat their layout at strides
- * of SLOTS pages and more (pymalloc's arenas are 256 KiB, which is 64
- * pages): a plain modulo put the same pool of every arena in one slot, and
- * a walk over frames from three arenas read one of them afresh each time.
- * The higher bits are folded in; within an aligned group of SLOTS pages
- * this is still a permutation, so an aligned block never collides with
- * itself.
+ * Where a page may be kept: WAYS slots of one set. Allocators repeat their
+ * layout at strides of many pages (pymalloc's arenas are 256 KiB, 64
+ * pages), so the set folds the higher bits of the page number in; within
+ * an aligned group of SETS pages it is still a permutation, so the pages
+ * of an aligned block land in distinct sets. With one slot per page (a
+ * direct-mapped cache) a dozen scattered pages already collided more often
+ * than not, and the loser was read again on its own every walk.
  */
-static size_t slot_of(uint64_t page)
+#define WAYS 4u
+#define SETS (SG_MEMCACHE_SLOTS / WAYS)
+
+static size_t set_of(uint64_t page)
 {
 	uint64_t index = page / SG_MEMCACHE_PAGE;
 
-	return (size_t)((index ^ (index >> 6) ^ (index >> 12) ^ (index >> 18)) % SG_MEMCACHE_SLOTS);
+	return (size_t)((index ^ (index >> 4) ^ (index >> 8) ^ (index >> 12) ^ (index >> 16)) %
+	                SETS) *
+	       WAYS;
 }
 
-static int prefill_block(struct sg_memcache *cache, uint64_t block);
-
-static const uint8_t *cached_page(struct sg_memcache *cache, uint64_t page)
+/* The slot holding page (tagged page | 1), or, with pending, the one it
+ * is being read into (tagged page), or -1. */
+static int find_slot(const struct sg_memcache *cache, uint64_t page, bool pending)
 {
-	size_t slot = slot_of(page);
-	uint64_t block = page & ~(uint64_t)(SG_MEMCACHE_BLOCK - 1);
+	size_t set = set_of(page);
 
-	if (cache->tags[slot] == (page | 1))
-		return cache->pages[slot];
-	/* Objects a walk follows (frames before 3.11, code objects) were
-	 * mostly allocated near one another: take the aligned block around
-	 * the page in the same call, and fall back to the page alone where
-	 * the block crosses into unmapped memory. */
-	if (prefill_block(cache, block) == 0)
-		return cache->pages[slot];
-	if (sg_mem_read(cache->mem, page, cache->pages[slot], SG_MEMCACHE_PAGE)) {
-		cache->tags[slot] = 0;
-		return NULL;
+	for (size_t way = 0; way < WAYS; way++) {
+		uint64_t tag = cache->tags[set + way];
+
+		if (tag == (page | 1) || (pending && tag == page))
+			return (int)(set + way);
 	}
-	cache->tags[slot] = page | 1;
-	return cache->pages[slot];
+	return -1;
 }
 
-/* Read the aligned block of SG_MEMCACHE_BLOCK bytes at block in one call. */
-static int prefill_block(struct sg_memcache *cache, uint64_t block)
+/* A slot of page's set to read page into, tagged pending: an empty one if
+ * there is one, else one not taken by the same call (busy), or -1. */
+static int claim_slot(struct sg_memcache *cache, uint64_t page, const bool *busy)
 {
-	enum { NPAGES = SG_MEMCACHE_BLOCK / SG_MEMCACHE_PAGE };
-	struct iovec local[NPAGES];
-	struct iovec remote = {.iov_base = (void *)(uintptr_t)block, .iov_len = SG_MEMCACHE_BLOCK};
-	ssize_t got;
+	size_t set = set_of(page);
+	int victim = -1;
 
-	if (block < SG_MEMCACHE_PAGE || block + SG_MEMCACHE_BLOCK < block)
-		return SG_EREAD;
-	for (size_t i = 0; i < NPAGES; i++) {
-		size_t slot = slot_of(block + i * SG_MEMCACHE_PAGE);
+	for (size_t way = 0; way < WAYS; way++) {
+		size_t slot = set + way;
 
-		local[i] = (struct iovec){cache->pages[slot], SG_MEMCACHE_PAGE};
-		cache->tags[slot] = 0;
+		if (busy[slot])
+			continue;
+		if (!(cache->tags[slot] & 1)) {
+			victim = (int)slot;
+			break;
+		}
+		if (victim < 0)
+			victim = (int)slot;
 	}
-	got = process_vm_readv(cache->mem->pid, local, NPAGES, &remote, 1, 0);
-	if (got != (ssize_t)SG_MEMCACHE_BLOCK) {
-		cache->mem->faults++;
-		return SG_EREAD;
+	if (victim >= 0) {
+		cache->tags[victim] = page;
+		cache->touched &= ~(1ull << victim);
 	}
-	cache->mem->reads++;
-	for (size_t i = 0; i < NPAGES; i++)
-		cache->tags[slot_of(block + i * SG_MEMCACHE_PAGE)] =
-		    (block + i * SG_MEMCACHE_PAGE) | 1;
-	return 0;
+	return victim;
 }
 
-void sg_memcache_prefill_pages(struct sg_memcache *cache, const uint64_t *pages, size_t n)
+/*
+ * Read those of the n pages that are not cached yet in one system call, up
+ * to SG_MEMCACHE_SLOTS of them. The kernel copies in order and stops at
+ * the first page it cannot read: the pages before it are good. Returns
+ * how many were asked for; *got, how many came.
+ */
+static size_t read_pages(struct sg_memcache *cache, const uint64_t *pages, size_t n, size_t *got)
 {
 	struct iovec local[SG_MEMCACHE_SLOTS], remote[SG_MEMCACHE_SLOTS];
-	size_t slots[SG_MEMCACHE_SLOTS];
-	bool claimed[SG_MEMCACHE_SLOTS] = {false};
+	int slots[SG_MEMCACHE_SLOTS];
+	bool busy[SG_MEMCACHE_SLOTS] = {false};
 	size_t count = 0;
-	ssize_t got;
+	ssize_t copied;
 
+	*got = 0;
 	for (size_t i = 0; i < n && count < SG_MEMCACHE_SLOTS; i++) {
-		size_t slot = slot_of(pages[i]);
+		int slot;
 
-		if (pages[i] < SG_MEMCACHE_PAGE || cache->tags[slot] == (pages[i] | 1) ||
-		    claimed[slot])
+		if (pages[i] < SG_MEMCACHE_PAGE || find_slot(cache, pages[i], true) >= 0)
 			continue;
-		claimed[slot] = true;
-		cache->tags[slot] = 0;
+		slot = claim_slot(cache, pages[i], busy);
+		if (slot < 0)
+			continue;
+		busy[slot] = true;
 		slots[count] = slot;
 		local[count] = (struct iovec){cache->pages[slot], SG_MEMCACHE_PAGE};
 		remote[count] = (struct iovec){(void *)(uintptr_t)pages[i], SG_MEMCACHE_PAGE};
 		count++;
 	}
 	if (count == 0)
-		return;
-	/* The kernel copies in order and stops at the first page it cannot
-	 * read: the pages before it are good. */
-	got = process_vm_readv(cache->mem->pid, local, count, remote, count, 0);
-	if (got < 0) {
+		return 0;
+	copied = process_vm_readv(cache->mem->pid, local, count, remote, count, 0);
+	if (copied < 0)
 		cache->mem->faults++;
-		return;
-	}
-	cache->mem->reads++;
-	for (size_t i = 0; i < (size_t)got / SG_MEMCACHE_PAGE; i++)
-		cache->tags[slots[i]] = (uint64_t)(uintptr_t)remote[i].iov_base | 1;
+	else
+		cache->mem->reads++;
+	*got = copied < 0 ? 0 : (size_t)copied / SG_MEMCACHE_PAGE;
+	for (size_t i = 0; i < count; i++)
+		cache->tags[slots[i]] = i < *got ? (uint64_t)(uintptr_t)remote[i].iov_base | 1 : 0;
+	return count;
+}
+
+void sg_memcache_prefill_pages(struct sg_memcache *cache, const uint64_t *pages, size_t n)
+{
+	size_t got;
+
+	read_pages(cache, pages, n, &got);
+}
+
+static const uint8_t *cached_page(struct sg_memcache *cache, uint64_t page)
+{
+	enum { NPAGES = SG_MEMCACHE_BLOCK / SG_MEMCACHE_PAGE };
+	uint64_t block = page & ~(uint64_t)(SG_MEMCACHE_BLOCK - 1), pages[NPAGES];
+	int slot = find_slot(cache, page, false);
+	size_t got;
+
+	if (slot >= 0)
+		return cache->pages[slot];
+	/* Objects a walk follows (frames before 3.11, code objects) were
+	 * mostly allocated near one another: take the aligned block around
+	 * the page in the same call, and the page alone where the block
+	 * crosses into unmapped memory. */
+	for (size_t i = 0; i < NPAGES; i++)
+		pages[i] = block + i * SG_MEMCACHE_PAGE;
+	if (read_pages(cache, pages, NPAGES, &got) > got)
+		read_pages(cache, &page, 1, &got);
+	slot = find_slot(cache, page, false);
+	return slot >= 0 ? cache->pages[slot] : NULL;
 }
 
 int sg_memcache_read(struct sg_memcache *cache, uint64_t addr, void *buf, size_t len)
@@ -193,7 +223,7 @@ int sg_memcache_read(struct sg_memcache *cache, uint64_t addr, void *buf, size_t
 		/* A page that cannot be read whole may still hold the range. */
 		if (!p)
 			return sg_mem_read(cache->mem, addr, out, len);
-		cache->touched |= 1ull << slot_of(page);
+		cache->touched |= 1ull << (size_t)(p - cache->pages[0]) / SG_MEMCACHE_PAGE;
 		memcpy(out, p + at, n);
 		out += n;
 		addr += n;
