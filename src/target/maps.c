@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "target/maps.h"
 #include "util/err.h"
@@ -97,6 +98,16 @@ const struct sg_map *sg_maps_find_file_offset(const struct sg_maps *maps, const 
 
 char *sg_maps_local_path(pid_t pid, const char *path, char *buf, size_t len)
 {
-	snprintf(buf, len, "/proc/%d/root%s", (int)pid, path);
+	char root[32], link[2];
+
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	/* Once the target has exited (a zombie, whose samples are still
+	 * being read), its root is not shown: the path as we see it is
+	 * right unless it lived in another mount namespace. */
+	if (readlink(root, link, sizeof(link)) < 0 && errno != EACCES) {
+		snprintf(buf, len, "%s", path);
+		return buf;
+	}
+	snprintf(buf, len, "%s%s", root, path);
 	return buf;
 }

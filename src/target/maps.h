@@ -33,8 +33,9 @@ const struct sg_map *sg_maps_find_file_offset(const struct sg_maps *maps, const 
                                               uint64_t off);
 
 /* A path under which this process can open a file the target maps: through
- * /proc/PID/root, so files in another mount namespace (containers) resolve.
- * Writes into buf; returns buf. */
+ * /proc/PID/root, so files in another mount namespace (containers) resolve;
+ * the path itself once the target has exited. Writes into buf; returns
+ * buf. */
 char *sg_maps_local_path(pid_t pid, const char *path, char *buf, size_t len);
 
 #endif

@@ -1,11 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
 #include "target/mem.h"
 #include "util/err.h"
+#include "util/u64map.h"
+
+#define SNAP_PAGE  4096u
+#define SNAP_PAGES (SG_MEMSNAP_CHUNK / SNAP_PAGE)
+
+struct snapchunk {
+	uint8_t *bytes; /* SG_MEMSNAP_CHUNK of them */
+	uint16_t valid; /* bit per page: copied */
+};
+
+struct sg_memsnap {
+	struct sg_u64map index; /* chunk address -> index in chunks + 1 */
+	struct snapchunk *chunks;
+	size_t n, cap, max;
+};
+
+_Static_assert(SNAP_PAGES == 16, "valid is a 16-bit mask of pages");
 
 _Static_assert(SG_MEMCACHE_SLOTS == 64, "touched is a 64-bit mask of slots");
 
@@ -14,9 +32,147 @@ void sg_mem_init(struct sg_mem *mem, pid_t pid)
 	mem->pid = pid;
 	mem->reads = 0;
 	mem->faults = 0;
+	mem->snap = NULL;
+}
+
+static int read_error(int err)
+{
+	switch (err) {
+	case ESRCH:
+		return SG_EGONE;
+	case EPERM:
+		return SG_EPERM;
+	case ENOSYS:
+		return SG_ENOSYS;
+	default:
+		return SG_EREAD;
+	}
+}
+
+static int direct_read(struct sg_mem *mem, uint64_t addr, void *buf, size_t len);
+
+int sg_mem_snapshot_begin(struct sg_mem *mem, size_t max_bytes)
+{
+	struct sg_memsnap *snap = calloc(1, sizeof(*snap));
+
+	if (!snap)
+		return SG_ENOMEM;
+	sg_u64map_init(&snap->index);
+	snap->max = max_bytes / SG_MEMSNAP_CHUNK;
+	sg_mem_snapshot_end(mem);
+	mem->snap = snap;
+	return 0;
+}
+
+void sg_mem_snapshot_end(struct sg_mem *mem)
+{
+	struct sg_memsnap *snap = mem->snap;
+
+	if (!snap)
+		return;
+	for (size_t i = 0; i < snap->n; i++)
+		free(snap->chunks[i].bytes);
+	free(snap->chunks);
+	sg_u64map_release(&snap->index);
+	free(snap);
+	mem->snap = NULL;
+}
+
+/* The copy of the chunk at base, made now if it is not yet; NULL when no
+ * more may be kept (or memory is short). *err is SG_EGONE once the target
+ * is gone. */
+static struct snapchunk *snap_chunk(struct sg_mem *mem, uint64_t base, int *err)
+{
+	struct sg_memsnap *snap = mem->snap;
+	struct snapchunk *c;
+	uint64_t at;
+
+	*err = 0;
+	if (sg_u64map_get(&snap->index, base, &at))
+		return &snap->chunks[at - 1];
+	if (snap->n >= snap->max)
+		return NULL;
+	if (snap->n == snap->cap) {
+		size_t cap = snap->cap ? 2 * snap->cap : 256;
+		struct snapchunk *v = realloc(snap->chunks, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		snap->chunks = v;
+		snap->cap = cap;
+	}
+	c = &snap->chunks[snap->n];
+	c->valid = 0;
+	if (!(c->bytes = malloc(SG_MEMSNAP_CHUNK)))
+		return NULL;
+	if (sg_u64map_put(&snap->index, base, snap->n + 1)) {
+		free(c->bytes);
+		return NULL;
+	}
+	snap->n++;
+	*err = direct_read(mem, base, c->bytes, SG_MEMSNAP_CHUNK);
+	if (*err == 0) {
+		c->valid = 0xffff;
+		return c;
+	}
+	/* Part of the chunk is not mapped: its pages one by one. */
+	for (unsigned p = 0; p < SNAP_PAGES && *err != SG_EGONE; p++) {
+		*err = direct_read(mem, base + p * SNAP_PAGE, c->bytes + p * SNAP_PAGE, SNAP_PAGE);
+		if (*err == 0)
+			c->valid |= (uint16_t)(1u << p);
+	}
+	if (*err != SG_EGONE)
+		*err = 0;
+	return c;
+}
+
+/* A read served from the snapshot; 1 when it could not be (no room). */
+static int snap_read(struct sg_mem *mem, uint64_t addr, void *buf, size_t len)
+{
+	uint8_t *out = buf;
+
+	while (len) {
+		uint64_t base = addr & ~(uint64_t)(SG_MEMSNAP_CHUNK - 1), off = addr - base;
+		size_t n = len < SG_MEMSNAP_CHUNK - off ? len : (size_t)(SG_MEMSNAP_CHUNK - off);
+		unsigned first = (unsigned)(off / SNAP_PAGE),
+		         last = (unsigned)((off + n - 1) / SNAP_PAGE);
+		uint16_t need = (uint16_t)(((1u << (last + 1)) - 1) & ~((1u << first) - 1));
+		int err;
+		struct snapchunk *c = snap_chunk(mem, base, &err);
+
+		if (err)
+			return err;
+		if (!c)
+			return 1;
+		if ((c->valid & need) != need) {
+			mem->faults++;
+			return SG_EREAD;
+		}
+		memcpy(out, c->bytes + off, n);
+		out += n, addr += n, len -= n;
+	}
+	return 0;
 }
 
 int sg_mem_read(struct sg_mem *mem, uint64_t addr, void *buf, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (mem->snap && addr >= 4096 && addr + len >= addr) {
+		int err = snap_read(mem, addr, buf, len);
+
+		if (err != 1)
+			return err;
+	}
+	return direct_read(mem, addr, buf, len);
+}
+
+int sg_mem_read_fresh(struct sg_mem *mem, uint64_t addr, void *buf, size_t len)
+{
+	return direct_read(mem, addr, buf, len);
+}
+
+static int direct_read(struct sg_mem *mem, uint64_t addr, void *buf, size_t len)
 {
 	struct iovec local = {.iov_base = buf, .iov_len = len};
 	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
@@ -35,18 +191,46 @@ int sg_mem_read(struct sg_mem *mem, uint64_t addr, void *buf, size_t len)
 		return 0;
 	}
 	mem->faults++;
-	if (got >= 0)
-		return SG_EREAD;
-	switch (errno) {
-	case ESRCH:
-		return SG_EGONE;
-	case EPERM:
-		return SG_EPERM;
-	case ENOSYS:
-		return SG_ENOSYS;
-	default:
-		return SG_EREAD;
+	return got >= 0 ? SG_EREAD : read_error(errno);
+}
+
+int sg_mem_read_words(struct sg_mem *mem, const uint64_t *addrs, uint64_t *out, size_t n)
+{
+	enum { BATCH = 64 };
+	struct iovec local[BATCH], remote[BATCH];
+
+	if (mem->snap) {
+		for (size_t i = 0; i < n; i++) {
+			int err = sg_mem_read(mem, addrs[i], &out[i], sizeof(*out));
+
+			if (err)
+				return err;
+		}
+		return 0;
 	}
+
+	for (size_t done = 0; done < n;) {
+		size_t count = n - done < BATCH ? n - done : BATCH;
+		ssize_t got;
+
+		for (size_t i = 0; i < count; i++) {
+			if (addrs[done + i] < 4096 || addrs[done + i] + 8 < addrs[done + i]) {
+				mem->faults++;
+				return SG_EREAD;
+			}
+			local[i] = (struct iovec){&out[done + i], sizeof(*out)};
+			remote[i] =
+			    (struct iovec){(void *)(uintptr_t)addrs[done + i], sizeof(*out)};
+		}
+		got = process_vm_readv(mem->pid, local, count, remote, count, 0);
+		if (got != (ssize_t)(count * sizeof(*out))) {
+			mem->faults++;
+			return got >= 0 ? SG_EREAD : read_error(errno);
+		}
+		mem->reads++;
+		done += count;
+	}
+	return 0;
 }
 
 int sg_mem_read_ptr(struct sg_mem *mem, uint64_t addr, uint64_t *out)

@@ -45,4 +45,8 @@ int sg_strbuf_addf(struct sg_strbuf *sb, const char *fmt, ...)
  * sb is left empty. NULL when nothing was ever added. */
 char *sg_strbuf_detach(struct sg_strbuf *sb);
 
+/* Length of the well-formed UTF-8 sequence at the NUL-terminated s (1-4),
+ * or 0 if there is none (overlong forms, surrogates, past U+10FFFF). */
+size_t sg_utf8_len(const unsigned char *s);
+
 #endif

@@ -9,7 +9,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "target/maps.h"
 #include "target/mem.h"
@@ -141,9 +143,7 @@ static void test_maps_find_self(void **state)
 
 static void test_proc_facts(void **state)
 {
-	struct sg_taskstat ts;
 	char buf[256];
-	bool running = false;
 
 	(void)state;
 	assert_int_equal(sg_proc_alive(getpid()), 0);
@@ -151,14 +151,134 @@ static void test_proc_facts(void **state)
 	assert_int_equal(sg_proc_cmdline(getpid(), buf, sizeof(buf)), 0);
 	assert_memory_equal(buf, self_argv0, strlen(self_argv0));
 	assert_true(sg_proc_has_task(getpid(), getpid()));
-	sg_taskstat_init(&ts, getpid());
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void test_task_state_and_runtime(void **state)
+{
+	struct sg_task task = SG_TASK_CLOSED;
+	struct sg_task_runtime before, after;
+	bool running = false;
+	uint64_t spent;
+	int err;
+
+	(void)state;
+	assert_int_equal(sg_task_open(&task, getpid(), 4194305), SG_ENOPROC);
+	assert_int_equal(sg_task_running(&task, &running), SG_ENOPROC);
+	assert_int_equal(sg_task_open(&task, getpid(), getpid()), 0);
 	/* We are running while we ask. */
-	assert_int_equal(sg_taskstat_running(&ts, getpid(), &running), 0);
+	assert_int_equal(sg_task_running(&task, &running), 0);
 	assert_true(running);
-	assert_int_equal(sg_taskstat_running(&ts, getpid(), &running), 0);
-	assert_int_equal(ts.n, 1);
-	assert_int_equal(sg_taskstat_running(&ts, 4194305, &running), SG_ENOPROC);
-	sg_taskstat_release(&ts);
+	err = sg_task_runtime(&task, &before);
+	if (err == SG_ENOSYS) {
+		sg_task_close(&task);
+		skip();
+	}
+	assert_int_equal(err, 0);
+	/* Spend 20 ms of CPU: the kernel's count grows by as much, give or take
+	 * the scheduler tick it may lag by (at most 10 ms at HZ=100). */
+	spent = thread_cpu_ns();
+	while (thread_cpu_ns() - spent < 20 * 1000 * 1000)
+		;
+	assert_int_equal(sg_task_runtime(&task, &after), 0);
+	assert_true(after.run_ns - before.run_ns >= 10 * 1000 * 1000);
+	assert_true(after.run_ns - before.run_ns <= 100 * 1000 * 1000);
+	assert_true(after.runs >= before.runs && before.runs > 0);
+	sg_task_close(&task);
+	/* The process's CPU time counts what this thread spent, give or take
+	 * the kernel's tick-based split into user and system time (seen to
+	 * lag by 10-20 ms here; 40 allowed). */
+	assert_int_equal(sg_proc_cpu_ns(getpid(), &spent), 0);
+	assert_true(spent + 40 * 1000 * 1000 >= thread_cpu_ns());
+	assert_true(spent <= thread_cpu_ns() + 40 * 1000 * 1000);
+	assert_int_equal(sg_proc_cpu_ns(4194305, &spent), SG_ENOPROC);
+	assert_int_equal(task.stat_fd, -1);
+	assert_int_equal(sg_task_runtime(&task, &after), SG_ENOPROC);
+	sg_task_close(&task);
+}
+
+/* A process is followed by identity: once reaped, its pid names nothing we
+ * opened, and its start time is the one /proc gives for it. */
+static void test_procid_follows_one_process(void **state)
+{
+	struct sg_procid id;
+	uint64_t start = 0;
+	pid_t child;
+	int status;
+
+	(void)state;
+	assert_int_equal(sg_procid_open(&id, getpid()), 0);
+	assert_int_equal(sg_proc_start_time(getpid(), &start), 0);
+	assert_true(start > 0);
+	assert_true(id.start == start);
+	assert_int_equal(sg_procid_alive(&id), 0);
+	sg_procid_close(&id);
+	assert_int_equal(sg_procid_alive(&id), SG_ENOPROC);
+
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(0);
+	assert_int_equal(sg_procid_open(&id, child), 0);
+	/* A zombie is not alive, reaped it is not there at all. */
+	while (sg_procid_alive(&id) == 0)
+		usleep(1000);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_int_equal(sg_procid_alive(&id), SG_ENOPROC);
+	sg_procid_close(&id);
+	assert_int_equal(sg_procid_open(&id, 4194305), SG_ENOPROC);
+}
+
+/* A child blocked reading an empty pipe: sleeping, in read; gone, ENOPROC. */
+static void test_task_waits_in_read(void **state)
+{
+	char buf[256];
+	int fds[2];
+	pid_t child;
+	long nr = 0;
+	char st = '?';
+	int status;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		char c;
+
+		close(fds[1]);
+		_exit(read(fds[0], &c, 1) == 1 ? 0 : 1);
+	}
+	/* Until it has got into read(): the machine may be busy (10 s at most). */
+	for (int i = 0; i < 1000; i++) {
+		if (sg_proc_task_syscall(child, child, &nr) == 0 && nr == 0 &&
+		    sg_proc_task_state(child, child, &st) == 0 && st == 'S')
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(nr, 0);
+	assert_int_equal(st, 'S');
+#if defined(__x86_64__)
+	assert_string_equal(sg_syscall_name(0), "read");
+	assert_string_equal(sg_syscall_name(202), "futex");
+	assert_null(sg_syscall_name(100000));
+#endif
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fds[0]);
+	close(fds[1]);
+	assert_int_equal(sg_proc_task_syscall(child, child, &nr), SG_ENOPROC);
+	assert_true(sg_proc_describe_error(child, SG_ENOPROC, buf, sizeof(buf)));
+	assert_non_null(strstr(buf, "no process with pid"));
+	assert_false(sg_proc_describe_error(child, SG_ECORRUPT, buf, sizeof(buf)));
 }
 
 int main(int argc, char **argv)
@@ -170,6 +290,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_memcache_arena_strides),
 	    cmocka_unit_test(test_maps_find_self),
 	    cmocka_unit_test(test_proc_facts),
+	    cmocka_unit_test(test_procid_follows_one_process),
+	    cmocka_unit_test(test_task_waits_in_read),
+	    cmocka_unit_test(test_task_state_and_runtime),
 	};
 
 	(void)argc;
