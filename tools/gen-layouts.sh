@@ -13,7 +13,14 @@ versions=${*:-$(ls "$root/versions")}
 for v in $versions; do
 	inc=$(ls -d "$root/versions/$v"/include/python* 2>/dev/null | head -1)
 	[ -n "$inc" ] || { echo "/* $v: no headers, skipped */"; continue; }
-	case $v in 3.13* | 3.1[4-9]*) echo "/* $v: read from _Py_DebugOffsets at run time */"; continue ;; esac
+	case $v in 3.13* | 3.1[4-9]*)
+		echo "/* $v: read from _Py_DebugOffsets at run time, but for: */"
+		cc -w -I"$inc" -o "$tmp/probe" "$here/gen-layouts/probe-heap.c"
+		"$tmp/probe"
+		echo
+		continue
+		;;
+	esac
 	cc -w -I"$inc" -o "$tmp/probe" "$here/gen-layouts/probe.c"
 	"$tmp/probe"
 	echo

@@ -26,6 +26,7 @@ enum slot {
 	FRAME_PREVIOUS = 29,
 	FRAME_EXECUTABLE = 30,
 	FRAME_INSTR_PTR = 31,
+	FRAME_LOCALSPLUS = 32,
 	FRAME_OWNER = 33,
 	CODE_SIZE = 34,
 	CODE_FILENAME = 35,
@@ -33,11 +34,22 @@ enum slot {
 	CODE_QUALNAME = 37,
 	CODE_LINETABLE = 38,
 	CODE_FIRSTLINENO = 39,
+	CODE_ARGCOUNT = 40,
+	CODE_LOCALSPLUSNAMES = 41,
+	CODE_LOCALSPLUSKINDS = 42,
 	CODE_ADAPTIVE = 43,
 	PYOBJECT_SIZE = 44,
+	TYPE_SIZE = 46,
+	TYPE_TP_NAME = 47,
+	TYPE_TP_FLAGS = 49,
+	TUPLE_SIZE = 50,
+	TUPLE_OB_ITEM = 51,
+	TUPLE_OB_SIZE = 52,
 	DICT_SIZE = 56,
 	DICT_MA_KEYS = 57,
 	DICT_MA_VALUES = 58,
+	FLOAT_SIZE = 59,
+	FLOAT_OB_FVAL = 60,
 	LONG_SIZE = 61,
 	LONG_OB_DIGIT = 63,
 	BYTES_OB_SIZE = 65,
@@ -63,6 +75,67 @@ enum slot {
 #define TYPE_DICTOFFSET          288
 #define HEAPTYPE_CACHED_KEYS_313 880
 #define DICTVALUES_ARRAY_313     8 /* after capacity, size, embedded, valid */
+#define CODE_KWONLYARGCOUNT_313  60
+#define CODE_FLAGS_313           48
+#define DICT_MA_USED             16 /* since 3.0: first after the header */
+#define SET_USED                 24 /* since 2.7: after fill */
+#define CELL_OB_REF              16 /* since 2.7: the only member */
+/* The heap group, none of it in 3.13's _Py_DebugOffsets: printed by
+ * tools/gen-layouts.sh (probe-heap.c) from the 3.13.0 headers. */
+static const struct {
+	uint32_t generations, permanent, generation_size, gc_head_size, type_itemsize, type_dict,
+	    heaptype_qualname, list_items, list_allocated, set_mask, set_table, set_smalltable,
+	    set_entry_size, set_entry_key, func_closure, func_module, func_name;
+} heap313 = {
+    .generations = 7424,
+    .permanent = 7504,
+    .generation_size = 24,
+    .gc_head_size = 16,
+    .type_itemsize = 40,
+    .type_dict = 264,
+    .heaptype_qualname = 872,
+    .list_items = 24,
+    .list_allocated = 32,
+    .set_mask = 32,
+    .set_table = 40,
+    .set_smalltable = 64,
+    .set_entry_size = 16,
+    .set_entry_key = 0,
+    .func_closure = 72,
+    .func_module = 104,
+    .func_name = 40,
+};
+
+/* tracemalloc's group, not in _Py_DebugOffsets either: printed by
+ * tools/gen-layouts.sh (probe-heap.c) from the 3.13.0 headers. */
+/* clang-format off */
+static const struct sg_pylayout tm313 = {
+	.tracemalloc = {
+		.where = SG_TM_RUNTIME,
+		.runtime = 10080,
+		.config_tracing = 4,
+		.config_nframe = 8,
+		.state_config = 0,
+		.state_traces = 184,
+		.state_domains = 192,
+		.table_kind = SG_TM_TABLE39,
+		.ht_nentries = 0,
+		.ht_nbuckets = 8,
+		.ht_buckets = 16,
+		.entry_next = 0,
+		.entry_hash = 8,
+		.entry_key = 16,
+		.entry_value = 24,
+		.trace_size = 0,
+		.trace_traceback = 8,
+		.tb_nframe = 8,
+		.tb_nframe_size = 2,
+		.tb_frames = 12,
+		.frame_size = 12,
+		.frame_lineno = 8,
+	},
+};
+/* clang-format on */
 
 static uint64_t word(const unsigned char *buf, enum slot s)
 {
@@ -127,6 +200,30 @@ int sg_pylayout_from_debug_offsets(const void *buf_in, size_t len, struct sg_pyl
 	l.obj.type_basicsize = TYPE_BASICSIZE;
 	l.obj.type_dictoffset = TYPE_DICTOFFSET;
 	l.obj.heaptype_keys = HEAPTYPE_CACHED_KEYS_313;
+	l.locals.code_kwonlyargcount = CODE_KWONLYARGCOUNT_313;
+	l.locals.code_flags = CODE_FLAGS_313;
+	l.locals.dict_used = DICT_MA_USED;
+	l.locals.set_used = SET_USED;
+	l.locals.cell_ref = CELL_OB_REF;
+	l.heap.gc_kind = SG_GC_INTERP;
+	l.heap.generations = heap313.generations;
+	l.heap.permanent = heap313.permanent;
+	l.heap.generation_size = heap313.generation_size;
+	l.heap.gc_head_size = heap313.gc_head_size;
+	l.heap.type_itemsize = heap313.type_itemsize;
+	l.heap.type_dict = heap313.type_dict;
+	l.heap.heaptype_qualname = heap313.heaptype_qualname;
+	l.heap.list_items = heap313.list_items;
+	l.heap.list_allocated = heap313.list_allocated;
+	l.heap.set_mask = heap313.set_mask;
+	l.heap.set_table = heap313.set_table;
+	l.heap.set_smalltable = heap313.set_smalltable;
+	l.heap.set_entry_size = heap313.set_entry_size;
+	l.heap.set_entry_key = heap313.set_entry_key;
+	l.heap.func_closure = heap313.func_closure;
+	l.heap.func_module = heap313.func_module;
+	l.heap.func_name = heap313.func_name;
+	l.tracemalloc = tm313.tracemalloc;
 
 	interp_size = word(buf, INTERP_SIZE);
 	ascii = word(buf, UNICODE_ASCII_SIZE);
@@ -167,9 +264,28 @@ int sg_pylayout_from_debug_offsets(const void *buf_in, size_t len, struct sg_pyl
 	err |= field(buf, PYOBJECT_SIZE, MAX_OFFSET, 8, &l.obj.module_dict);
 	err |= field(buf, BYTES_OB_SIZE, MAX_OFFSET, 8, &l.bytes.size);
 	err |= field(buf, BYTES_OB_SVAL, MAX_OFFSET, 1, &l.bytes.sval);
+	/* The frame's locals follow its header: localsplus may equal size. */
+	err |= field(buf, FRAME_LOCALSPLUS, l.frame.size, 0, &l.locals.frame_localsplus);
+	err |= field(buf, CODE_ARGCOUNT, l.code.size, 4, &l.locals.code_argcount);
+	err |= field(buf, CODE_LOCALSPLUSNAMES, l.code.size, 8, &l.locals.code_names);
+	err |= field(buf, CODE_LOCALSPLUSKINDS, l.code.size, 8, &l.locals.code_kinds);
+	err |= field(buf, TYPE_TP_NAME, word(buf, TYPE_SIZE), 8, &l.locals.type_name);
+	err |= field(buf, TYPE_TP_FLAGS, word(buf, TYPE_SIZE), 8, &l.locals.type_flags);
+	err |= field(buf, TUPLE_OB_SIZE, word(buf, TUPLE_SIZE), 8, &l.locals.var_size);
+	err |= field(buf, TUPLE_OB_ITEM, word(buf, TUPLE_SIZE), 0, &l.locals.tuple_items);
+	err |= field(buf, FLOAT_OB_FVAL, word(buf, FLOAT_SIZE), 8, &l.locals.float_value);
 	err |= field(buf, UNICODE_STATE, ascii, 4, &l.unicode.state);
 	err |= field(buf, UNICODE_LENGTH, ascii, 8, &l.unicode.length);
 	if (err)
+		return SG_ECORRUPT;
+	/* Not in _Py_DebugOffsets; from the 3.13.0 headers, as in 3.11 and
+	 * 3.12: co_stacksize, co_firstlineno, co_nlocalsplus are consecutive
+	 * ints, and the frame's slots (localsplus[1]) end _PyInterpreterFrame. */
+	l.code.stacksize = l.code.firstlineno - 4;
+	l.code.nlocalsplus = l.code.firstlineno + 4;
+	l.frame.localsplus = l.frame.size - 8;
+	if (l.code.firstlineno < 4 || l.code.nlocalsplus + 4 > l.code.size || l.frame.size < 8 ||
+	    l.frame.owner >= l.frame.localsplus)
 		return SG_ECORRUPT;
 	/* pystr reads the whole compact header at once into 128 bytes. */
 	l.unicode.ascii_data = (uint32_t)ascii;

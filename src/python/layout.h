@@ -16,8 +16,52 @@
  * (qualname before 3.11, native_thread_id before 3.11, ...).
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/* A field of a struct copied out of the target, at off bytes into the copy:
+ * the one way walkers read what a row's offsets point at (the copy need not
+ * be aligned). */
+static inline uint64_t sg_layout_u64(const uint8_t *copy, uint32_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, copy + off, sizeof(v));
+	return v;
+}
+
+static inline int32_t sg_layout_i32(const uint8_t *copy, uint32_t off)
+{
+	int32_t v;
+
+	memcpy(&v, copy + off, sizeof(v));
+	return v;
+}
+
+/* PyObject's header, the same in every version: ob_refcnt, then ob_type. */
+#define SG_OB_REFCNT 0
+#define SG_OB_TYPE   8
+
+/*
+ * Whether an object header, copied out of the target, is a live object of
+ * the given type. A freed object keeps its type word for a while, but not
+ * its count: pymalloc links free blocks through their first word, so the
+ * count reads as a pointer (or 0), and glibc's free lists take both words.
+ * A live count is at least 1 and far below 2^32 (3.12's immortal objects
+ * hold 2^32 - 1), where heap and mmap addresses are not.
+ */
+static inline bool sg_layout_live_count(uint64_t refcnt)
+{
+	return refcnt >= 1 && refcnt <= UINT32_MAX;
+}
+
+static inline bool sg_layout_live_object(const uint8_t *copy, uint64_t type)
+{
+	return sg_layout_u64(copy, SG_OB_TYPE) == type &&
+	       sg_layout_live_count(sg_layout_u64(copy, SG_OB_REFCNT));
+}
 
 enum sg_frame_kind {
 	SG_FRAME_OBJECT, /* <=3.10: PyFrameObject chain from tstate->frame */
@@ -89,6 +133,29 @@ enum sg_int_kind {
 	SG_INT_LVTAG,   /* 3.12+: lv_tag >> 3 digits of 30 bits */
 };
 
+/* Where the garbage collector keeps its lists of tracked objects: three
+ * generations (struct gc_generation, a list head first), and from 3.7 a
+ * permanent one (gc.freeze()). */
+enum sg_gc_kind {
+	SG_GC_SYMBOL,  /* <=3.6: symbol _PyGC_generation0 points at generations[0] */
+	SG_GC_RUNTIME, /* 3.7-3.8: _PyRuntime.gc */
+	SG_GC_INTERP,  /* 3.9+: PyInterpreterState.gc */
+};
+
+/* Where tracemalloc keeps its state (pytracemalloc.c). */
+enum sg_tm_where {
+	SG_TM_NONE,    /* 2.7: no tracemalloc */
+	SG_TM_SYMBOL,  /* 3.6-3.11: statics of Modules/_tracemalloc.c (symbols
+	                  tracemalloc_traces, tracemalloc_domains, and the config) */
+	SG_TM_RUNTIME, /* 3.12+: _PyRuntime.tracemalloc */
+};
+
+/* How its hash table keeps an entry's key and value. */
+enum sg_tm_table_kind {
+	SG_TM_TABLE36, /* 3.6-3.8: key_size bytes of key, then the trace_t inline */
+	SG_TM_TABLE39, /* 3.9+: key and value are pointers, the value a trace_t* */
+};
+
 struct sg_pylayout {
 	unsigned major, minor;
 	enum sg_frame_kind frame_kind;
@@ -129,8 +196,11 @@ struct sg_pylayout {
 		uint32_t code;         /* f_code / f_executable */
 		uint32_t lasti;        /* f_lasti (int) or prev_instr/instr_ptr */
 		uint32_t state;        /* f_executing or f_state (char), <=3.10; see above */
-		uint32_t owner;        /* owner (char), 3.12+, else 0 */
-		uint32_t owner_cstack; /* owner value of C-stack shim frames */
+		uint32_t owner;        /* owner (char), 3.11+, else 0 */
+		uint32_t owner_cstack; /* owner value of C-stack shim frames (3.12+), else 0 */
+		uint32_t localsplus;   /* localsplus (3.11+): a frame's slots of 8 bytes
+		                          start there, code.nlocalsplus + code.stacksize
+		                          of them */
 	} frame;
 
 	struct {
@@ -139,6 +209,8 @@ struct sg_pylayout {
 		uint32_t name;          /* co_name */
 		uint32_t qualname;      /* co_qualname (3.11+), else 0 */
 		uint32_t firstlineno;   /* co_firstlineno (int) */
+		uint32_t stacksize;     /* co_stacksize (int), 3.11+, else 0 */
+		uint32_t nlocalsplus;   /* co_nlocalsplus (int), 3.11+, else 0 */
 		uint32_t linetable;     /* co_lnotab or co_linetable (bytes) */
 		uint32_t code_adaptive; /* co_code_adaptive (3.11+), else 0 */
 	} code;
@@ -164,12 +236,81 @@ struct sg_pylayout {
 		uint32_t int_value;        /* ob_ival (2.7) or ob_digit */
 	} obj;
 
+	/* What a frame's arguments and locals are read through (pylocals.c). */
+	struct {
+		uint32_t frame_localsplus;    /* f_localsplus (<=3.10) / localsplus (3.11+) */
+		uint32_t code_names;          /* co_varnames (<=3.10) / co_localsplusnames */
+		uint32_t code_kinds;          /* co_localspluskinds (3.11+), else 0 */
+		uint32_t code_cellvars;       /* co_cellvars (<=3.10), else 0: their cells
+		                               * follow the locals in f_localsplus */
+		uint32_t code_argcount;       /* co_argcount (int) */
+		uint32_t code_kwonlyargcount; /* co_kwonlyargcount (int), 3.x, else 0 */
+		uint32_t code_flags;          /* co_flags (int) */
+		uint32_t type_name;           /* PyTypeObject.tp_name (const char *) */
+		uint32_t type_flags;          /* tp_flags (unsigned long) */
+		uint32_t var_size;            /* PyVarObject.ob_size */
+		uint32_t tuple_items;         /* PyTupleObject.ob_item */
+		uint32_t float_value;         /* PyFloatObject.ob_fval */
+		uint32_t dict_used;           /* PyDictObject.ma_used */
+		uint32_t set_used;            /* PySetObject.used */
+		uint32_t cell_ref;            /* PyCellObject.ob_ref */
+	} locals;
+
 	struct {
 		uint32_t length;       /* PyASCIIObject.length */
 		uint32_t state;        /* PyASCIIObject.state (bit field word) */
 		uint32_t ascii_data;   /* sizeof(PyASCIIObject) */
 		uint32_t compact_data; /* sizeof(PyCompactUnicodeObject) */
 	} unicode;
+
+	/* What a census of the heap reads (pyheap.c). */
+	struct {
+		enum sg_gc_kind gc_kind;
+		uint32_t generations;       /* gc.generations in runtime/interp (not SYMBOL) */
+		uint32_t permanent;         /* gc.permanent_generation (3.7+), else 0 */
+		uint32_t generation_size;   /* sizeof(struct gc_generation) */
+		uint32_t gc_head_size;      /* sizeof(PyGC_Head): it precedes the object */
+		uint32_t type_itemsize;     /* PyTypeObject.tp_itemsize */
+		uint32_t type_dict;         /* PyTypeObject.tp_dict */
+		uint32_t heaptype_qualname; /* PyHeapTypeObject.ht_qualname (3.x), else 0 */
+		uint32_t list_items;        /* PyListObject.ob_item */
+		uint32_t list_allocated;    /* PyListObject.allocated */
+		uint32_t set_mask;          /* PySetObject.mask */
+		uint32_t set_table;         /* PySetObject.table */
+		uint32_t set_smalltable;    /* PySetObject.smalltable */
+		uint32_t set_entry_size;    /* sizeof(setentry) */
+		uint32_t set_entry_key;     /* setentry.key (after the hash on 2.7) */
+		uint32_t func_closure;      /* PyFunctionObject.func_closure */
+		uint32_t func_module;       /* PyFunctionObject.func_module (__module__) */
+		uint32_t func_name;         /* func_qualname (3.x), func_name (2.7) */
+	} heap;
+
+	/* What tracemalloc's traces are read through (pytracemalloc.c). */
+	struct {
+		enum sg_tm_where where;
+		enum sg_tm_table_kind table_kind;
+		uint32_t runtime;         /* _PyRuntime.tracemalloc (RUNTIME), else 0 */
+		uint32_t config_tracing;  /* config.tracing (int), in the config */
+		uint32_t config_nframe;   /* config.max_nframe (int) */
+		uint32_t state_config;    /* the config in the state (RUNTIME) */
+		uint32_t state_traces;    /* traces, a _Py_hashtable_t* (RUNTIME) */
+		uint32_t state_domains;   /* domains, a _Py_hashtable_t* (RUNTIME) */
+		uint32_t ht_nentries;     /* _Py_hashtable_t.entries / nentries */
+		uint32_t ht_nbuckets;     /* _Py_hashtable_t.num_buckets / nbuckets */
+		uint32_t ht_buckets;      /* buckets, an array of entry pointers */
+		uint32_t ht_key_size;     /* key_size (TABLE36), else 0 */
+		uint32_t entry_next;      /* _Py_hashtable_entry_t: next in the bucket */
+		uint32_t entry_hash;      /* key_hash (Py_uhash_t) */
+		uint32_t entry_key;       /* the key (inline on TABLE36) */
+		uint32_t entry_value;     /* the value pointer (TABLE39), else 0 */
+		uint32_t trace_size;      /* trace_t.size (size_t) */
+		uint32_t trace_traceback; /* trace_t.traceback, a traceback_t* */
+		uint32_t tb_nframe;       /* traceback_t.nframe */
+		uint32_t tb_nframe_size;  /* its width: 4 (int, <=3.8) or 2 (uint16_t) */
+		uint32_t tb_frames;       /* traceback_t.frames, packed frame_t */
+		uint32_t frame_size;      /* sizeof(frame_t): filename, then lineno */
+		uint32_t frame_lineno;    /* frame_t.lineno (unsigned int) */
+	} tracemalloc;
 };
 
 /* The built-in row for major.minor, or NULL. 3.13+ have no row: use

@@ -10,14 +10,17 @@
  * is read afresh rather than misnamed.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "python/pyproc.h"
 #include "python/pywalk.h"
 
-/* Line tables beyond this are cut (and lines past the cut become unknown). */
-#define SG_PYCODE_MAX_LINETABLE (1u << 20)
+/* Line tables are read whole up to this size; beyond it lines are unknown
+ * (0). A table takes a few bytes per line: 64 MiB is millions of lines in
+ * one function. */
+#define SG_PYCODE_MAX_LINETABLE (64u << 20)
 
 struct sg_pycode {
 	struct sg_pycode_id id;
@@ -26,6 +29,8 @@ struct sg_pycode {
 	char *filename;  /* co_filename */
 	uint8_t *linetable;
 	size_t linetable_len;
+	bool lines_unknown; /* the table was too long to read: every line is 0 */
+	bool shim;          /* CPython's own, not the program's: never shown */
 };
 
 struct sg_pycodes;
@@ -40,7 +45,8 @@ int sg_pycodes_get(struct sg_pycodes *codes, const struct sg_pycode_id *id,
                    const struct sg_pycode **out);
 
 /* The line the code is at, offset bytes into its bytecode (-1: not started).
- * Falls back to the first line, as CPython does, when the table has none. */
+ * Falls back to the first line, as CPython does, when the table has none;
+ * 0 when the table could not be read whole (never a wrong line). */
 int sg_pycode_line(const struct sg_pycodes *codes, const struct sg_pycode *code, int64_t offset);
 
 #endif

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "elf/elf.h"
 #include "python/debug_offsets.h"
 #include "python/pyproc.h"
 #include "target/maps.h"
+#include "target/proc.h"
 #include "util/err.h"
 
 /* Where the target mapped file offset 0 of path. */
@@ -85,11 +89,19 @@ static int probe_file(struct sg_pyproc *pp, const struct sg_maps *maps, const ch
 	pp->interp_head_sym = live_symbol(elf, bias, "interp_head");
 	pp->tstate_current = live_symbol(elf, bias, "_PyThreadState_Current");
 	pp->code_type = live_symbol(elf, bias, "PyCode_Type");
+	pp->gc_generation0 = live_symbol(elf, bias, "_PyGC_generation0");
 	pp->str_type =
 	    live_symbol(elf, bias, pp->version.major == 2 ? "PyString_Type" : "PyUnicode_Type");
 	err = choose_layout(pp, why, whylen);
 	if (err)
 		goto out_free;
+	if (pp->layout.tracemalloc.where == SG_TM_SYMBOL) {
+		pp->tm_config = live_symbol(elf, bias, "_Py_tracemalloc_config");
+		if (!pp->tm_config)
+			pp->tm_config = live_symbol(elf, bias, "tracemalloc_config");
+		pp->tm_traces = live_symbol(elf, bias, "tracemalloc_traces");
+		pp->tm_domains = live_symbol(elf, bias, "tracemalloc_domains");
+	}
 	if ((pp->layout.head_kind == SG_HEAD_RUNTIME && !pp->runtime) ||
 	    (pp->layout.head_kind == SG_HEAD_SYMBOL && !pp->interp_head_sym) || !pp->code_type) {
 		snprintf(why, whylen, "%s lacks the symbols needed to find Python threads", path);
@@ -203,4 +215,111 @@ int sg_pyproc_interp_read(struct sg_pyproc *pp, uint64_t interp, struct sg_pyint
 		return 0;
 	}
 	return 0;
+}
+
+/* Append dir and '\n' to sb when the target sees a folder there. */
+static int add_root_if_dir(const struct sg_pyproc *pp, struct sg_strbuf *sb, const char *dir)
+{
+	char seen[PATH_MAX];
+	struct stat st;
+
+	/* Through the target's root: it may live in another mount namespace. */
+	if ((size_t)snprintf(seen, sizeof(seen), "/proc/%d/root%s", (int)pp->pid, dir) >=
+	        sizeof(seen) ||
+	    stat(seen, &st) != 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	return sg_strbuf_addf(sb, "%s\n", dir);
+}
+
+/* The first argument python takes for its script: argv[i] past its options,
+ * or NULL when sys.path[0] is the working directory (-c, -m, "-", none). */
+static const char *script_arg(char **argv, int argc)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0)
+			return i + 1 < argc && strcmp(argv[i + 1], "-") ? argv[i + 1] : NULL;
+		if (a[0] != '-' || !a[1])
+			return a[0] == '-' ? NULL : a;
+		if (a[1] == '-') {
+			/* The one long option with a value. */
+			i += strcmp(a, "--check-hash-based-pycs") == 0;
+			continue;
+		}
+		/* Clustered short options; -c and -m end them, -W and -X take the
+		 * rest or the next argument. */
+		for (const char *c = a + 1; *c; c++) {
+			if (*c == 'c' || *c == 'm')
+				return NULL;
+			if (*c == 'W' || *c == 'X' || *c == 'Q') {
+				i += !c[1];
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* sys.path[0] of a python command line into dir: "" when not one. */
+static void program_folder(pid_t pid, char *dir, size_t len)
+{
+	char args[8192], cwd[PATH_MAX], joined[PATH_MAX], real[PATH_MAX];
+	char *argv[256];
+	const char *base, *script;
+	char *slash;
+	ssize_t n = sg_proc_argv(pid, args, sizeof(args));
+	int argc = 0;
+
+	dir[0] = '\0';
+	for (ssize_t at = 0; n > 0 && at < n && argc < 256; at += (ssize_t)strlen(args + at) + 1)
+		argv[argc++] = args + at;
+	if (!argc || sg_proc_cwd(pid, cwd, sizeof(cwd)))
+		return;
+	base = strrchr(argv[0], '/');
+	base = base ? base + 1 : argv[0];
+	/* Other programs (an embedding one, uwsgi) have their own arguments. */
+	if (strncmp(base, "python", 6) != 0)
+		return;
+	script = script_arg(argv, argc);
+	if (!script) {
+		if ((size_t)snprintf(dir, len, "%s", cwd) >= len)
+			dir[0] = '\0';
+		return;
+	}
+	if ((size_t)snprintf(joined, sizeof(joined), "%s%s%s", script[0] == '/' ? "" : cwd,
+	                     script[0] == '/' ? "" : "/", script) >= sizeof(joined))
+		return;
+	/* Python resolves a symbolic link to the script; where we can too (the
+	 * same file system view), so do we. */
+	if ((size_t)snprintf(dir, len, "%s", realpath(joined, real) ? real : joined) >= len) {
+		dir[0] = '\0';
+		return;
+	}
+	slash = strrchr(dir, '/');
+	if (slash)
+		slash[slash == dir] = '\0'; /* "/app.py" is in "/" */
+}
+
+int sg_pyproc_path_roots(const struct sg_pyproc *pp, struct sg_strbuf *sb)
+{
+	char dir[PATH_MAX], lib[PATH_MAX], *slash;
+	int err = 0;
+
+	snprintf(dir, sizeof(dir), "%s", pp->binary);
+	/* The binary's folder and two parents: PREFIX/bin/python3.X and
+	 * PREFIX/lib/libpython3.X.so both find PREFIX/lib/python3.X. */
+	for (int up = 0; up < 3 && !err && (slash = strrchr(dir, '/')) && slash != dir; up++) {
+		*slash = '\0';
+		for (int l64 = 0; l64 < 2 && !err; l64++) {
+			if ((size_t)snprintf(lib, sizeof(lib), "%s/%s/python%u.%u", dir,
+			                     l64 ? "lib64" : "lib", pp->version.major,
+			                     pp->version.minor) < sizeof(lib))
+				err = add_root_if_dir(pp, sb, lib);
+		}
+	}
+	program_folder(pp->pid, dir, sizeof(dir));
+	if (!err && dir[0] == '/')
+		err = sg_strbuf_addf(sb, "%s\n", dir);
+	return err;
 }

@@ -16,6 +16,7 @@
 #include "python/layout.h"
 #include "python/pyversion.h"
 #include "target/mem.h"
+#include "util/strbuf.h"
 
 struct sg_pyproc {
 	pid_t pid;
@@ -28,6 +29,12 @@ struct sg_pyproc {
 	uint64_t tstate_current;  /* _PyThreadState_Current (<=3.6) */
 	uint64_t code_type;       /* PyCode_Type, to validate frames */
 	uint64_t str_type;        /* PyUnicode_Type (PyString_Type on 2.7) */
+	uint64_t gc_generation0;  /* _PyGC_generation0 (<=3.6), for heap censuses */
+	/* tracemalloc's statics (3.6-3.11; pytracemalloc.h): 0 when the binary
+	 * lacks them (a stripped one keeps only the exported config). */
+	uint64_t tm_config;  /* _Py_tracemalloc_config, or tracemalloc_config (<=3.7) */
+	uint64_t tm_traces;  /* tracemalloc_traces, a _Py_hashtable_t* */
+	uint64_t tm_domains; /* tracemalloc_domains (3.9+) */
 };
 
 /*
@@ -37,6 +44,18 @@ struct sg_pyproc {
  * or SG_ENOSYS; why receives one line for the user.
  */
 int sg_pyproc_open(pid_t pid, struct sg_pyproc *pp, char *why, size_t whylen);
+
+/*
+ * Append the folders the interpreter imports from, as the target sees
+ * them, each followed by '\n', to sb: the standard library (lib/pythonX.Y
+ * or lib64/pythonX.Y under the binary's folder or one of its two parents,
+ * where that exists) and, for a python command line, sys.path[0] (the
+ * script's folder, symbolic links resolved; the working directory for -c,
+ * -m, - or no script). site-packages folders are not listed: they are told
+ * by name where file names are shown. What cannot be read is left out.
+ * 0 or SG_ENOMEM.
+ */
+int sg_pyproc_path_roots(const struct sg_pyproc *pp, struct sg_strbuf *sb);
 
 /* The first interpreter state, or SG_ENOTREADY while the interpreter is not
  * initialised. */

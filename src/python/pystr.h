@@ -5,7 +5,8 @@
 /*
  * Copying a Python string object out of the target as UTF-8: PEP 393
  * compact unicode on 3.x (ASCII, Latin-1, UCS-2, UCS-4), PyStringObject
- * bytes on 2.7.
+ * bytes on 2.7 (taken as UTF-8, bytes that are not becoming U+FFFD), so
+ * what comes out is always valid UTF-8.
  */
 
 #include <stddef.h>
@@ -25,6 +26,11 @@
  * not a string (a torn pointer). */
 int sg_pystr_read(struct sg_mem *mem, const struct sg_pylayout *layout, uint64_t type_addr,
                   uint64_t addr, char *buf, size_t len);
+
+/* The bytes a compact 3.x str object of length characters takes, header and
+ * data and NUL (what sys.getsizeof says, less a cached UTF-8 copy), from
+ * its PyASCIIObject.state word; 0 when state is not a compact string's. */
+uint64_t sg_pystr_sizeof(const struct sg_pylayout *layout, uint64_t length, uint32_t state);
 
 /* Encode count code points of the given width (1, 2 or 4 bytes each, native
  * endian) as UTF-8 into buf, NUL-terminated, cutting at a whole character

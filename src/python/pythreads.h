@@ -20,15 +20,23 @@ struct sg_pythreads;
 struct sg_pythreads *sg_pythreads_new(struct sg_pyproc *proc);
 void sg_pythreads_free(struct sg_pythreads *names);
 
-/* The name of th's Python thread into buf (NUL-terminated). Falls back to
- * the kernel's thread name when the threading module does not know the
- * thread (threads started through _thread, or not yet registered). Names
- * are cached and read again at most every 20 ms when a thread is unknown,
- * and every second in any case. Returns 0 for a Python name, 1 for the
- * kernel's (worth asking again later), or a negative sg_err when no name
- * could be read at all. */
-int sg_pythreads_name(struct sg_pythreads *names, const struct sg_pythread *th, char *buf,
-                      size_t len);
+/*
+ * The Python name of th's thread into buf (NUL-terminated). Returns 0,
+ * SG_ENOTPY when the threading module does not list the thread (threads
+ * started through _thread, or not registered yet: ask again later), or
+ * SG_ENOMEM.
+ *
+ * Idents are reused as soon as a thread ends (glibc hands the next thread
+ * the same pthread_t), so a reading of threading._active is believed for a
+ * thread only if it began after seen_ns, when the caller first saw this
+ * thread (CLOCK_MONOTONIC): it then lists no earlier thread under the same
+ * ident. _active is read again when a thread is unknown or was seen after
+ * the last reading, at most every 20 ms (less often when the reading itself
+ * takes long: at most 5% of the time goes to it), and every second in any
+ * case, as threads can be renamed.
+ */
+int sg_pythreads_name(struct sg_pythreads *names, const struct sg_pythread *th, uint64_t seen_ns,
+                      char *buf, size_t len);
 
 /* Changes whenever names are read again, so callers know when a name they
  * kept may be stale. */

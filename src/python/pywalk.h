@@ -23,8 +23,11 @@
 #include "python/pyproc.h"
 #include "target/mem.h"
 
-/* Deeper stacks keep their innermost frames and are marked truncated. */
+/* How many frames a sample keeps by default (record --max-depth). */
 #define SG_PYWALK_MAX_DEPTH 4096
+/* A walk goes on to the root past the frames it keeps, up to this many
+ * frames in all: a longer chain is taken for a corrupt one. */
+#define SG_PYWALK_WALK_LIMIT (1u << 20)
 /* More threads than this in one interpreter means a corrupt list. */
 #define SG_PYWALK_MAX_THREADS 4096
 
@@ -38,6 +41,8 @@ struct sg_pycode_id {
 };
 
 struct sg_pyframe_raw {
+	uint64_t frame; /* the frame (object, or interpreter frame on 3.11+) */
+	uint64_t back;  /* its caller's frame, as the walk read it */
 	struct sg_pycode_id code;
 	int64_t offset; /* byte offset into the bytecode, -1 when not started */
 };
@@ -69,14 +74,22 @@ void sg_pywalker_release(struct sg_pywalker *w);
  * offset is learnt once by finding the pid in the main thread's. */
 int sg_pywalk_thread(struct sg_pywalker *w, uint64_t tstate, struct sg_pythread *out);
 
-/* Walk the frames of a thread, leaf first, into frames (capacity max),
+/* What a walk found besides the frames it wrote. */
+struct sg_pystack {
+	size_t depth;   /* frames written (0: no Python frame now) */
+	size_t omitted; /* frames walked but not written, which were between
+	                   frames[inner - 1] and frames[inner] */
+	size_t inner;   /* when omitted: how many of the frames are the innermost */
+	uint64_t root;  /* address of the outermost frame */
+};
+
+/* Walk the frames of a thread, leaf first, into frames (capacity max >= 2),
  * from the top frame its thread state names now, read again together with
- * the frames. *depth receives the frames written (0: no Python frame now),
- * *truncated whether more were left, *root the address of the outermost
- * frame reached (0 when truncated). Returns 0, SG_EREAD or SG_ECORRUPT
- * (torn: walk again). */
+ * the frames. The walk always goes on to the root: a stack deeper than max
+ * keeps its innermost (max + 1) / 2 and its outermost max / 2 frames, and
+ * says how many it left out between them. Returns 0, SG_EUSAGE (max < 2),
+ * SG_EREAD or SG_ECORRUPT (torn: walk again). */
 int sg_pywalk_frames(struct sg_pywalker *w, const struct sg_pythread *th,
-                     struct sg_pyframe_raw *frames, size_t max, size_t *depth, bool *truncated,
-                     uint64_t *root);
+                     struct sg_pyframe_raw *frames, size_t max, struct sg_pystack *out);
 
 #endif

@@ -74,3 +74,28 @@ def test_layout_row_matches_headers(version, tmp_path):
         if status != 0:
             failed.append("%s:\n%s" % (inc, out))
     assert not failed, "layout rows disagree with the headers:\n" + "\n".join(failed)
+
+
+def test_heap_fields_313_match_headers(tmp_path):
+    """3.13's heap and tracemalloc fields are not in _Py_DebugOffsets:
+    debug_offsets.c keeps what tools/gen-layouts/probe-heap.c prints from its
+    headers."""
+    incs = PYENV_HEADERS.get("3.13")
+    if not incs:
+        pytest.skip("Python 3.13 headers not found under %s" % _pyenv_root())
+    exe = str(tmp_path / "probe-heap")
+    cc = subprocess.run([CC, "-w", "-I" + incs[0], "-o", exe,
+                         os.path.join(ROOT, "tools", "gen-layouts", "probe-heap.c")],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=TIMEOUT)
+    assert cc.returncode == 0, cc.stdout.decode()
+    out = subprocess.run([exe], stdout=subprocess.PIPE, timeout=TIMEOUT).stdout.decode()
+    heap_out, tm_out = out.split(".tracemalloc = {", 1)
+    with open(os.path.join(ROOT, "src", "python", "debug_offsets.c")) as f:
+        src = f.read()
+    # The heap group, and tracemalloc's (its kinds by name, the rest numbers).
+    for printed, block in ((heap_out, src.split("} heap313 = {", 1)[1].split("};", 1)[0]),
+                           (tm_out, src.split("tm313 = {", 1)[1].split("};", 1)[0])):
+        want = dict(re.findall(r"\.(\w+) = (\w+),", printed))
+        have = dict(re.findall(r"\.(\w+) = (\w+),", block))
+        want.pop("gc_kind", None)  # debug_offsets.c sets it in code
+        assert want and have == want, (have, want)

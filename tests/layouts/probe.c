@@ -70,11 +70,14 @@
 	X(frame.state)                                                                             \
 	X(frame.owner)                                                                             \
 	X(frame.owner_cstack)                                                                      \
+	X(frame.localsplus)                                                                        \
 	X(code.size)                                                                               \
 	X(code.filename)                                                                           \
 	X(code.name)                                                                               \
 	X(code.qualname)                                                                           \
 	X(code.firstlineno)                                                                        \
+	X(code.stacksize)                                                                          \
+	X(code.nlocalsplus)                                                                        \
 	X(code.linetable)                                                                          \
 	X(code.code_adaptive)                                                                      \
 	X(bytes.size)                                                                              \
@@ -88,16 +91,69 @@
 	X(obj.type_dictoffset)                                                                     \
 	X(obj.heaptype_keys)                                                                       \
 	X(obj.int_value)                                                                           \
+	X(locals.frame_localsplus)                                                                 \
+	X(locals.code_names)                                                                       \
+	X(locals.code_kinds)                                                                       \
+	X(locals.code_cellvars)                                                                    \
+	X(locals.code_argcount)                                                                    \
+	X(locals.code_kwonlyargcount)                                                              \
+	X(locals.code_flags)                                                                       \
+	X(locals.type_name)                                                                        \
+	X(locals.type_flags)                                                                       \
+	X(locals.var_size)                                                                         \
+	X(locals.tuple_items)                                                                      \
+	X(locals.float_value)                                                                      \
+	X(locals.dict_used)                                                                        \
+	X(locals.set_used)                                                                         \
+	X(locals.cell_ref)                                                                         \
 	X(unicode.length)                                                                          \
 	X(unicode.state)                                                                           \
 	X(unicode.ascii_data)                                                                      \
-	X(unicode.compact_data)
+	X(unicode.compact_data)                                                                    \
+	X(heap.generations)                                                                        \
+	X(heap.permanent)                                                                          \
+	X(heap.generation_size)                                                                    \
+	X(heap.gc_head_size)                                                                       \
+	X(heap.type_itemsize)                                                                      \
+	X(heap.type_dict)                                                                          \
+	X(heap.heaptype_qualname)                                                                  \
+	X(heap.list_items)                                                                         \
+	X(heap.list_allocated)                                                                     \
+	X(heap.set_mask)                                                                           \
+	X(heap.set_table)                                                                          \
+	X(heap.set_smalltable)                                                                     \
+	X(heap.set_entry_size)                                                                     \
+	X(heap.set_entry_key)                                                                      \
+	X(heap.func_closure)                                                                       \
+	X(heap.func_module)                                                                        \
+	X(heap.func_name)                                                                          \
+	X(tracemalloc.runtime)                                                                     \
+	X(tracemalloc.config_tracing)                                                              \
+	X(tracemalloc.config_nframe)                                                               \
+	X(tracemalloc.state_config)                                                                \
+	X(tracemalloc.state_traces)                                                                \
+	X(tracemalloc.state_domains)                                                               \
+	X(tracemalloc.ht_nentries)                                                                 \
+	X(tracemalloc.ht_nbuckets)                                                                 \
+	X(tracemalloc.ht_buckets)                                                                  \
+	X(tracemalloc.ht_key_size)                                                                 \
+	X(tracemalloc.entry_next)                                                                  \
+	X(tracemalloc.entry_hash)                                                                  \
+	X(tracemalloc.entry_key)                                                                   \
+	X(tracemalloc.entry_value)                                                                 \
+	X(tracemalloc.trace_size)                                                                  \
+	X(tracemalloc.trace_traceback)                                                             \
+	X(tracemalloc.tb_nframe)                                                                   \
+	X(tracemalloc.tb_nframe_size)                                                              \
+	X(tracemalloc.tb_frames)                                                                   \
+	X(tracemalloc.frame_size)                                                                  \
+	X(tracemalloc.frame_lineno)
 
 #define FIELD_ENTRY(f) {#f, offsetof(struct sg_pylayout, f), false},
 #define FIELD_COUNT(f) +1
 
-/* major, minor and the ten kinds are checked by name below. */
-enum { N_FIELDS = 0 ROW_FIELDS(FIELD_COUNT), N_OTHERS = 12 };
+/* major, minor and the thirteen kinds are checked by name below. */
+enum { N_FIELDS = 0 ROW_FIELDS(FIELD_COUNT), N_OTHERS = 15 };
 _Static_assert(sizeof(struct sg_pylayout) == (N_FIELDS + N_OTHERS) * sizeof(uint32_t),
                "struct sg_pylayout changed: list its new fields in ROW_FIELDS and check them");
 
@@ -227,9 +283,16 @@ static void check_kinds(void)
 	KIND(obj.attr_kind, PY_VERSION_HEX >= 0x030c0000   ? SG_ATTR_TAGGED312
 	                    : PY_VERSION_HEX >= 0x030b0000 ? SG_ATTR_MANAGED311
 	                                                   : SG_ATTR_DICTOFFSET);
+	KIND(heap.gc_kind, PY_VERSION_HEX >= 0x03090000   ? SG_GC_INTERP
+	                   : PY_VERSION_HEX >= 0x03070000 ? SG_GC_RUNTIME
+	                                                  : SG_GC_SYMBOL);
 	KIND(obj.int_kind, PY_VERSION_HEX >= 0x030c0000 ? SG_INT_LVTAG
 	                   : PY_MAJOR_VERSION == 3      ? SG_INT_OBSIZE
 	                                                : SG_INT_PYINT27);
+	KIND(tracemalloc.where, PY_VERSION_HEX >= 0x030c0000 ? SG_TM_RUNTIME
+	                        : PY_MAJOR_VERSION == 3      ? SG_TM_SYMBOL
+	                                                     : SG_TM_NONE);
+	KIND(tracemalloc.table_kind, PY_VERSION_HEX >= 0x03090000 ? SG_TM_TABLE39 : SG_TM_TABLE36);
 }
 
 static void check_runtime_interp(void)
@@ -297,9 +360,15 @@ static void check_frame(void)
 	reads_all("frame.state", 8, WIDTH(PyGC_Head, gc.gc_refs), "PyGC_Head.gc.gc_refs");
 #endif
 #endif
-#if PY_VERSION_HEX >= 0x030c0000
-	/* 3.11 pushes no C-stack shim frames, so has no owner to test. */
+#if PY_VERSION_HEX >= 0x030b0000
 	AT(frame.owner, _PyInterpreterFrame, owner, 1, size);
+	/* A frame's slots end the struct; pywalk counts a frame's size from them. */
+	AT(frame.localsplus, _PyInterpreterFrame, localsplus, ADDR, 0);
+	SAME(frame.localsplus, sizeof(_PyInterpreterFrame) - sizeof(PyObject *));
+	SAME(frame.localsplus, 8 * FRAME_SPECIALS_SIZE);
+#endif
+#if PY_VERSION_HEX >= 0x030c0000
+	/* 3.11 pushes no C-stack shim frames. */
 	SAME(frame.owner_cstack, FRAME_OWNED_BY_CSTACK);
 #endif
 }
@@ -316,6 +385,8 @@ static void check_code(void)
 	AT(code.firstlineno, PyCodeObject, co_firstlineno, 4, size);
 #if PY_VERSION_HEX >= 0x030b0000
 	AT(code.qualname, PyCodeObject, co_qualname, 8, size);
+	AT(code.stacksize, PyCodeObject, co_stacksize, 4, size);
+	AT(code.nlocalsplus, PyCodeObject, co_nlocalsplus, 4, size);
 	AT(code.code_adaptive, PyCodeObject, co_code_adaptive, ADDR, 0);
 #endif
 #if PY_VERSION_HEX >= 0x030a0000
@@ -377,6 +448,149 @@ static void check_objects(void)
 	AT(obj.type_dictoffset, PyTypeObject, tp_dictoffset, 8, 0);
 }
 
+/* What a frame's arguments and locals are read through (pylocals.c): the
+ * code object's members out of its copy of code.size bytes. */
+static void check_locals(void)
+{
+	uint32_t code = row->code.size;
+
+#if PY_VERSION_HEX >= 0x030b0000
+	AT(locals.frame_localsplus, _PyInterpreterFrame, localsplus, ADDR, 0);
+	AT(locals.code_names, PyCodeObject, co_localsplusnames, 8, code);
+	AT(locals.code_kinds, PyCodeObject, co_localspluskinds, 8, code);
+#else
+	AT(locals.frame_localsplus, PyFrameObject, f_localsplus, ADDR, 0);
+	AT(locals.code_names, PyCodeObject, co_varnames, 8, code);
+	AT(locals.code_cellvars, PyCodeObject, co_cellvars, 8, code);
+#endif
+	AT(locals.code_argcount, PyCodeObject, co_argcount, 4, code);
+#if PY_MAJOR_VERSION == 3
+	AT(locals.code_kwonlyargcount, PyCodeObject, co_kwonlyargcount, 4, code);
+#endif
+	AT(locals.code_flags, PyCodeObject, co_flags, 4, code);
+	AT(locals.type_name, PyTypeObject, tp_name, 8, 0);
+	AT(locals.type_flags, PyTypeObject, tp_flags, 8, 0);
+	AT(locals.var_size, PyVarObject, ob_size, 8, 0);
+	AT(locals.tuple_items, PyTupleObject, ob_item, ADDR, 0);
+	AT(locals.float_value, PyFloatObject, ob_fval, 8, 0);
+	AT(locals.dict_used, PyDictObject, ma_used, 8, 0);
+	AT(locals.set_used, PySetObject, used, 8, 0);
+	AT(locals.cell_ref, PyCellObject, ob_ref, 8, 0);
+}
+
+#if PY_VERSION_HEX < 0x03070000
+/* Private to Modules/gcmodule.c before 3.7; its definition there. */
+struct gc_generation {
+	PyGC_Head head;
+	int threshold;
+	int count;
+};
+#endif
+
+/* What a heap census reads (pyheap.c): the collector's lists, and what the
+ * objects own. */
+static void check_heap(void)
+{
+#if PY_VERSION_HEX >= 0x03090000
+	AT(heap.generations, PyInterpreterState, gc.generations, ADDR, 0);
+	AT(heap.permanent, PyInterpreterState, gc.permanent_generation, ADDR, 0);
+#elif PY_VERSION_HEX >= 0x03070000
+	AT(heap.generations, _PyRuntimeState, gc.generations, ADDR, 0);
+	AT(heap.permanent, _PyRuntimeState, gc.permanent_generation, ADDR, 0);
+#endif
+	SAME(heap.generation_size, sizeof(struct gc_generation));
+	SAME(heap.gc_head_size, sizeof(PyGC_Head));
+	/* The census follows gc_next, the first word of the head. */
+	checks++;
+	if (offsetof(struct gc_generation, head) != 0)
+		fail("gc_generation.head is not first");
+	AT(heap.type_itemsize, PyTypeObject, tp_itemsize, 8, 0);
+	AT(heap.type_dict, PyTypeObject, tp_dict, 8, 0);
+#if PY_MAJOR_VERSION == 3
+	AT(heap.heaptype_qualname, PyHeapTypeObject, ht_qualname, 8, 0);
+#endif
+	AT(heap.list_items, PyListObject, ob_item, 8, 0);
+	AT(heap.list_allocated, PyListObject, allocated, 8, 0);
+	AT(heap.set_mask, PySetObject, mask, 8, 0);
+	AT(heap.set_table, PySetObject, table, 8, 0);
+	AT(heap.set_smalltable, PySetObject, smalltable, ADDR, 0);
+	SAME(heap.set_entry_size, sizeof(setentry));
+	SAME(heap.set_entry_key, offsetof(setentry, key));
+	AT(heap.func_closure, PyFunctionObject, func_closure, 8, 0);
+	AT(heap.func_module, PyFunctionObject, func_module, 8, 0);
+#if PY_MAJOR_VERSION == 3
+	AT(heap.func_name, PyFunctionObject, func_qualname, 8, 0);
+#else
+	AT(heap.func_name, PyFunctionObject, func_name, 8, 0);
+#endif
+}
+
+#if PY_VERSION_HEX >= 0x03090000
+#include <internal/pycore_hashtable.h>
+#endif
+#if PY_VERSION_HEX >= 0x030c0000
+#include <internal/pycore_tracemalloc.h>
+#endif
+
+/* What tracemalloc's traces are read through (pytracemalloc.c). Before
+ * 3.12 its structs, and before 3.9 its hash table, are private to
+ * Modules/_tracemalloc.c and Modules/hashtable.c: their numbers are checked
+ * against those files' definitions here, and against live targets by
+ * test_heap_traces.py. trace_t ({size_t size; traceback_t *traceback}) is
+ * private in every version. */
+static void check_tracemalloc(void)
+{
+#if PY_MAJOR_VERSION == 3
+#if PY_VERSION_HEX >= 0x030c0000
+	AT(tracemalloc.runtime, _PyRuntimeState, tracemalloc, ADDR, 0);
+	AT(tracemalloc.state_config, struct _tracemalloc_runtime_state, config, ADDR, 0);
+	AT(tracemalloc.state_traces, struct _tracemalloc_runtime_state, traces, 8, 0);
+	AT(tracemalloc.state_domains, struct _tracemalloc_runtime_state, domains, 8, 0);
+	AT(tracemalloc.config_tracing, struct _PyTraceMalloc_Config, tracing, 4, 16);
+	AT(tracemalloc.config_nframe, struct _PyTraceMalloc_Config, max_nframe, 4, 16);
+	AT(tracemalloc.tb_nframe, struct tracemalloc_traceback, nframe, 2, 0);
+	SAME(tracemalloc.tb_nframe_size, WIDTH(struct tracemalloc_traceback, nframe));
+	AT(tracemalloc.tb_frames, struct tracemalloc_traceback, frames, ADDR, 0);
+	SAME(tracemalloc.frame_size, sizeof(struct tracemalloc_frame));
+	AT(tracemalloc.frame_lineno, struct tracemalloc_frame, lineno, 4, 0);
+#else
+	/* {int initialized; int tracing; int max_nframe; ...} */
+	SAME(tracemalloc.config_tracing, sizeof(int));
+	SAME(tracemalloc.config_nframe, 2 * sizeof(int));
+	/* {Py_uhash_t hash; nframe (int; 3.9+: uint16_t, then total_nframe);
+	 * frame_t frames[]} with frame_t packed: {PyObject *filename; unsigned
+	 * int lineno;} */
+	SAME(tracemalloc.tb_nframe, sizeof(Py_uhash_t));
+	SAME(tracemalloc.tb_nframe_size, PY_VERSION_HEX >= 0x03090000 ? 2 : sizeof(int));
+	SAME(tracemalloc.tb_frames, sizeof(Py_uhash_t) + 4);
+	SAME(tracemalloc.frame_size, sizeof(PyObject *) + sizeof(unsigned int));
+	SAME(tracemalloc.frame_lineno, sizeof(PyObject *));
+#endif
+#if PY_VERSION_HEX >= 0x03090000
+	AT(tracemalloc.ht_nentries, _Py_hashtable_t, nentries, 8, 64);
+	AT(tracemalloc.ht_nbuckets, _Py_hashtable_t, nbuckets, 8, 64);
+	AT(tracemalloc.ht_buckets, _Py_hashtable_t, buckets, 8, 64);
+	AT(tracemalloc.entry_next, _Py_hashtable_entry_t, _Py_slist_item, 8, 0);
+	AT(tracemalloc.entry_hash, _Py_hashtable_entry_t, key_hash, 8, 0);
+	AT(tracemalloc.entry_key, _Py_hashtable_entry_t, key, 8, 0);
+	AT(tracemalloc.entry_value, _Py_hashtable_entry_t, value, 8, 0);
+#else
+	/* {size_t num_buckets; size_t entries; _Py_slist_t *buckets; size_t
+	 * key_size; ...}; an entry {next; Py_uhash_t key_hash;}, then the key
+	 * and the data inline. */
+	SAME(tracemalloc.ht_nbuckets, 0);
+	SAME(tracemalloc.ht_nentries, sizeof(size_t));
+	SAME(tracemalloc.ht_buckets, 2 * sizeof(size_t));
+	SAME(tracemalloc.ht_key_size, 3 * sizeof(size_t));
+	SAME(tracemalloc.entry_next, 0);
+	SAME(tracemalloc.entry_hash, sizeof(void *));
+	SAME(tracemalloc.entry_key, sizeof(void *) + sizeof(Py_uhash_t));
+#endif
+	SAME(tracemalloc.trace_size, 0);
+	SAME(tracemalloc.trace_traceback, sizeof(size_t));
+#endif
+}
+
 /* Fields this version's headers have no member for must say so with 0. */
 static void check_unclaimed(void)
 {
@@ -408,6 +622,9 @@ int main(void)
 	check_code();
 	check_strings();
 	check_objects();
+	check_locals();
+	check_heap();
+	check_tracemalloc();
 	check_unclaimed();
 	printf("%s: %u checks, %u failed\n", PY_VERSION, checks, failures);
 	return failures ? 1 : 0;

@@ -28,6 +28,9 @@
 #define MAX2(a, b)        ((a) > (b) ? (a) : (b))
 #define MAX3(a, b, c)     MAX2(MAX2(a, b), c)
 
+#include "heap.h"
+#include "tracemalloc.h"
+
 int main(void)
 {
 	unsigned major = PY_MAJOR_VERSION, minor = PY_MINOR_VERSION;
@@ -114,11 +117,12 @@ int main(void)
 	ROW(back, offsetof(_PyInterpreterFrame, previous));
 	ROW(code, offsetof(_PyInterpreterFrame, f_code));
 	ROW(lasti, offsetof(_PyInterpreterFrame, prev_instr));
-#if PY_VERSION_HEX >= 0x030c0000
-	/* 3.11 has no C-stack shim frames, so no owner check there. */
 	ROW(owner, offsetof(_PyInterpreterFrame, owner));
+#if PY_VERSION_HEX >= 0x030c0000
+	/* 3.11 has no C-stack shim frames. */
 	ROW(owner_cstack, FRAME_OWNED_BY_CSTACK);
 #endif
+	ROW(localsplus, offsetof(_PyInterpreterFrame, localsplus));
 #else
 	ROW(size, offsetof(PyFrameObject, f_localsplus));
 	ROW(back, offsetof(PyFrameObject, f_back));
@@ -139,6 +143,8 @@ int main(void)
 #if PY_VERSION_HEX >= 0x030b0000
 	ROW(qualname, offsetof(PyCodeObject, co_qualname));
 	ROW(code_adaptive, offsetof(PyCodeObject, co_code_adaptive));
+	ROW(stacksize, offsetof(PyCodeObject, co_stacksize));
+	ROW(nlocalsplus, offsetof(PyCodeObject, co_nlocalsplus));
 #endif
 	ROW(firstlineno, offsetof(PyCodeObject, co_firstlineno));
 #if PY_VERSION_HEX >= 0x030a0000
@@ -199,6 +205,32 @@ int main(void)
 	ROW(compact_data, sizeof(PyCompactUnicodeObject));
 	printf("\t},\n");
 #endif
+	printf("\t.locals = {\n");
+#if PY_VERSION_HEX >= 0x030b0000
+	ROW(frame_localsplus, offsetof(_PyInterpreterFrame, localsplus));
+	ROW(code_names, offsetof(PyCodeObject, co_localsplusnames));
+	ROW(code_kinds, offsetof(PyCodeObject, co_localspluskinds));
+#else
+	ROW(frame_localsplus, offsetof(PyFrameObject, f_localsplus));
+	ROW(code_names, offsetof(PyCodeObject, co_varnames));
+	ROW(code_cellvars, offsetof(PyCodeObject, co_cellvars));
+#endif
+	ROW(code_argcount, offsetof(PyCodeObject, co_argcount));
+#if PY_MAJOR_VERSION == 3
+	ROW(code_kwonlyargcount, offsetof(PyCodeObject, co_kwonlyargcount));
+#endif
+	ROW(code_flags, offsetof(PyCodeObject, co_flags));
+	ROW(type_name, offsetof(PyTypeObject, tp_name));
+	ROW(type_flags, offsetof(PyTypeObject, tp_flags));
+	ROW(var_size, offsetof(PyVarObject, ob_size));
+	ROW(tuple_items, offsetof(PyTupleObject, ob_item));
+	ROW(float_value, offsetof(PyFloatObject, ob_fval));
+	ROW(dict_used, offsetof(PyDictObject, ma_used));
+	ROW(set_used, offsetof(PySetObject, used));
+	ROW(cell_ref, offsetof(PyCellObject, ob_ref));
+	printf("\t},\n");
+	heap_row();
+	tracemalloc_row();
 	printf("};\n");
 	return 0;
 }
