@@ -8,7 +8,9 @@
  * A frame is "NAME (FILE:LINE)", "NAME (FILE)" when the line is unknown (0)
  * and "NAME" when the file is. Optional roots carry the labels the format
  * has no other place for ("process PID: COMMAND", then "thread TID: NAME";
- * left out when the pid or tid is unknown, 0), and samples of idle threads
+ * left out when the pid or tid is unknown, 0; with opts->thread_groups,
+ * "threads GROUP" in place of the thread's, see sg_text_thread_group, which
+ * reads back as an ordinary frame), and samples of idle threads
  * end in an "[idle]" leaf, so that reading a file back restores them. Other
  * labels (the GIL flag, weights) are not written: rows that render alike
  * become one line with the counts summed.
@@ -24,7 +26,7 @@
  * not parse or is out of place (any frame starting so is taken for a root,
  * and only one process root first, then one thread root, may appear), a
  * line with roots but no frames, control characters, lines over MAX_LINE
- * (1 MiB), stacks over MAX_DEPTH (65536) frames, and a pid given two
+ * (64 MiB), stacks over MAX_DEPTH (65536) frames, and a pid given two
  * different commands.
  */
 #include <errno.h>
@@ -40,16 +42,12 @@
 
 #define IDLE_LEAF "[idle]"
 /* Bounds on what the reader accepts, so hostile files cannot exhaust us. */
-#define MAX_LINE  (1u << 20)
+/* What record writes fits: 4096 frames (the walker's deepest) of names and
+ * files of 1024 characters (up to 4 bytes each) take 33 MiB. */
+#define MAX_LINE  ((size_t)64 << 20)
 #define MAX_DEPTH 65536
 
 /* ---- writer ---- */
-
-/* One rendered row: the stack text at `at` in the shared buffer. */
-struct line {
-	size_t at;
-	uint64_t count;
-};
 
 /* Make the text appended since start safe for one folded line. */
 static void clean_since(struct sg_strbuf *sb, size_t start)
@@ -82,109 +80,226 @@ static int add_root(struct sg_strbuf *sb, const char *kind, pid_t num, const cha
 	return err;
 }
 
-/* Every frame's text, rendered once: frame i is text.buf[at[i] .. at[i + 1]). */
-struct frame_texts {
-	struct sg_strbuf text;
-	size_t *at;
+/* "threads GROUP;", for the group of the thread called name. */
+static int add_group_root(struct sg_strbuf *sb, const char *name)
+{
+	size_t start = sb->len;
+	int err = sg_strbuf_addstr(sb, "threads ");
+
+	if (!err)
+		err = sg_text_thread_group(sb, name);
+	clean_since(sb, start);
+	return err ? err : sg_strbuf_addch(sb, ';');
+}
+
+/*
+ * Lines are never rendered whole (a profile's lines can take many times
+ * the profile): each is a sequence of pieces, its roots' text, then each
+ * frame's, rendered once, with ';' between and ";[idle]" at the end, and
+ * lines are compared and written piece by piece.
+ */
+struct line {
+	uint32_t row;
+	uint64_t count;
 };
 
-static int render_frames(struct frame_texts *ft, const struct sg_profile *p)
+struct lines {
+	const struct sg_profile *p;
+	struct sg_strbuf frames; /* every frame's text: frame i at frames.buf + */
+	size_t *frame_at;        /* frame_at[i], up to frame_at[i + 1] */
+	struct sg_strbuf roots;  /* each row's roots' text: row r at roots.buf + */
+	size_t *root_at;         /* root_at[r], up to root_at[r + 1] */
+	struct line *v;
+	size_t n, cap;
+};
+
+static int render_frames(struct lines *ls, const struct sg_write_opts *opts)
 {
-	size_t n = sg_profile_nframes(p);
+	size_t n = sg_profile_nframes(ls->p);
 	int err = 0;
 
-	ft->at = malloc((n + 1) * sizeof(*ft->at));
-	if (!ft->at)
+	ls->frame_at = malloc((n + 1) * sizeof(*ls->frame_at));
+	if (!ls->frame_at)
 		return SG_ENOMEM;
 	for (size_t i = 0; i < n && !err; i++) {
-		ft->at[i] = ft->text.len;
-		err = sg_text_frame(&ft->text, p, sg_profile_frame(p, (uint32_t)i));
-		clean_since(&ft->text, ft->at[i]);
+		ls->frame_at[i] = ls->frames.len;
+		err = sg_text_frame(&ls->frames, ls->p, sg_profile_frame(ls->p, (uint32_t)i),
+		                    opts->full_filenames);
+		clean_since(&ls->frames, ls->frame_at[i]);
 	}
-	ft->at[n] = ft->text.len;
+	ls->frame_at[n] = ls->frames.len;
 	return err;
 }
 
-/* Append the stack text of s and its NUL to sb. */
-static int render(struct sg_strbuf *sb, const struct sg_profile *p, const struct frame_texts *ft,
-                  const struct sg_sample *s, const struct sg_write_opts *opts)
+static int render_roots(struct lines *ls, const struct sg_write_opts *opts)
 {
-	size_t depth;
-	const uint32_t *frames = sg_profile_stack(p, s->stack, &depth);
+	const struct sg_profile *p = ls->p;
+	size_t n = sg_profile_nsamples(p);
 	int err = 0;
 
-	if (opts->processes && s->labels.pid > 0)
-		err = add_root(sb, "process", s->labels.pid, sg_profile_process(p, s->labels.pid));
-	if (!err && opts->threads && s->labels.tid > 0)
-		err =
-		    add_root(sb, "thread", s->labels.tid, sg_profile_str(p, s->labels.thread_name));
-	for (size_t i = 0; !err && i < depth; i++) {
-		err = sg_strbuf_add(sb, ft->text.buf + ft->at[frames[i]],
-		                    ft->at[frames[i] + 1] - ft->at[frames[i]]);
-		if (!err && i + 1 < depth)
-			err = sg_strbuf_addch(sb, ';');
+	ls->root_at = malloc((n + 1) * sizeof(*ls->root_at));
+	if (!ls->root_at)
+		return SG_ENOMEM;
+	for (size_t r = 0; r < n && !err; r++) {
+		const struct sg_labels *l = &sg_profile_sample(p, r)->labels;
+
+		ls->root_at[r] = ls->roots.len;
+		if (opts->processes && l->pid > 0)
+			err =
+			    add_root(&ls->roots, "process", l->pid, sg_profile_process(p, l->pid));
+		if (!err && opts->threads && l->tid > 0 && opts->thread_groups)
+			err = add_group_root(&ls->roots, sg_profile_str(p, l->thread_name));
+		else if (!err && opts->threads && l->tid > 0)
+			err = add_root(&ls->roots, "thread", l->tid,
+			               sg_profile_str(p, l->thread_name));
 	}
-	if (!err && (s->labels.flags & SG_SAMPLE_IDLE))
-		err = sg_strbuf_addstr(sb, ";" IDLE_LEAF);
-	if (!err)
-		err = sg_strbuf_addch(sb, '\0');
+	ls->root_at[n] = ls->roots.len;
 	return err;
 }
 
+/* Where a line's pieces come from. */
+struct cursor {
+	const struct lines *ls;
+	const char *root;
+	size_t root_len;
+	const uint32_t *frames;
+	size_t depth;
+	bool idle;
+};
+
+static void cursor_init(struct cursor *c, const struct lines *ls, uint32_t r)
+{
+	const struct sg_sample *s = sg_profile_sample(ls->p, r);
+
+	c->ls = ls;
+	/* No row has roots: the buffer was never allocated. */
+	c->root = ls->roots.buf ? ls->roots.buf + ls->root_at[r] : "";
+	c->root_len = ls->root_at[r + 1] - ls->root_at[r];
+	c->frames = sg_profile_stack(ls->p, s->stack, &c->depth);
+	c->idle = (s->labels.flags & SG_SAMPLE_IDLE) != 0;
+}
+
+/* Piece k of the line: its roots (k = 0), then frame, ";", frame, ... and
+ * ";[idle]" for idle rows; false past the last. */
+static bool piece(const struct cursor *c, size_t k, const char **at, size_t *len)
+{
+	if (k == 0) {
+		*at = c->root;
+		*len = c->root_len;
+		return true;
+	}
+	k--;
+	if (k < 2 * c->depth - 1) {
+		if (k % 2) {
+			*at = ";";
+			*len = 1;
+		} else {
+			uint32_t f = c->frames[k / 2];
+
+			*at = c->ls->frames.buf + c->ls->frame_at[f];
+			*len = c->ls->frame_at[f + 1] - c->ls->frame_at[f];
+		}
+		return true;
+	}
+	if (k == 2 * c->depth - 1 && c->idle) {
+		*at = ";" IDLE_LEAF;
+		*len = strlen(*at);
+		return true;
+	}
+	return false;
+}
+
+/* As strcmp would order the two lines' texts. */
 static int by_text(const void *a, const void *b, void *arg)
 {
-	const char *text = arg;
+	const struct lines *ls = arg;
+	struct cursor x, y;
+	const char *pa = NULL, *pb = NULL;
+	size_t ka = 0, la = 0, lb = 0, same = 0;
+	size_t kb;
+	bool more_a = true, more_b = true;
 
-	return strcmp(text + ((const struct line *)a)->at, text + ((const struct line *)b)->at);
+	cursor_init(&x, ls, ((const struct line *)a)->row);
+	cursor_init(&y, ls, ((const struct line *)b)->row);
+	/* Equal roots and equal frame ids render alike: start after them. */
+	if (x.root_len == y.root_len && !memcmp(x.root, y.root, x.root_len)) {
+		while (same < x.depth && same < y.depth && x.frames[same] == y.frames[same])
+			same++;
+		if (same == x.depth && same == y.depth)
+			return (int)x.idle - (int)y.idle;
+		/* Pieces 1 .. 2 * same - 1 are equal; the ';' after them too. */
+		ka = same ? 2 * same : 0;
+	}
+	kb = ka;
+	for (;;) {
+		size_t n;
+		int c;
+
+		while (more_a && la == 0 && (more_a = piece(&x, ka++, &pa, &la)))
+			;
+		while (more_b && lb == 0 && (more_b = piece(&y, kb++, &pb, &lb)))
+			;
+		if (!more_a || !more_b)
+			return more_a - more_b;
+		n = la < lb ? la : lb;
+		c = memcmp(pa, pb, n);
+		if (c)
+			return c;
+		pa += n;
+		pb += n;
+		la -= n;
+		lb -= n;
+	}
+}
+
+static int write_line(const struct lines *ls, uint32_t r, uint64_t count, FILE *out)
+{
+	struct cursor c;
+	const char *at;
+	size_t len;
+
+	cursor_init(&c, ls, r);
+	for (size_t k = 0; piece(&c, k, &at, &len); k++)
+		if (len && fwrite_unlocked(at, 1, len, out) != len)
+			return SG_EIO;
+	return fprintf(out, " %llu\n", (unsigned long long)count) < 0 ? SG_EIO : 0;
 }
 
 static int write_collapsed(const struct sg_profile *p, const struct sg_write_opts *opts, FILE *out)
 {
-	size_t nlines = 0, cap = 0;
-	struct line *lines = NULL;
-	struct sg_strbuf text = SG_STRBUF_INIT;
-	struct frame_texts ft = {.text = SG_STRBUF_INIT};
-	int err = render_frames(&ft, p);
+	struct lines ls = {.p = p, .frames = SG_STRBUF_INIT, .roots = SG_STRBUF_INIT};
+	int err = render_frames(&ls, opts);
 
-	if (err)
-		goto out_free;
-	for (size_t i = 0; i < sg_profile_nsamples(p); i++) {
+	if (!err)
+		err = render_roots(&ls, opts);
+	for (size_t i = 0; !err && i < sg_profile_nsamples(p); i++) {
 		const struct sg_sample *s = sg_profile_sample(p, i);
+		uint64_t value = sg_sample_value(s, opts->value);
 		size_t depth;
 
-		if (!s->count || !sg_profile_stack(p, s->stack, &depth) || !depth)
+		if (!value || !sg_profile_stack(p, s->stack, &depth) || !depth)
 			continue;
-		err = sg_grow(&lines, &cap, nlines + 1, sizeof(*lines));
+		err = sg_grow(&ls.v, &ls.cap, ls.n + 1, sizeof(*ls.v));
 		if (!err)
-			lines[nlines] = (struct line){.at = text.len, .count = s->count};
-		if (!err)
-			err = render(&text, p, &ft, s, opts);
-		if (err)
-			goto out_free;
-		nlines++;
+			ls.v[ls.n++] = (struct line){.row = (uint32_t)i, .count = value};
 	}
 	/* Deterministic output, and rows that render alike become one line. */
-	if (nlines)
-		qsort_r(lines, nlines, sizeof(*lines), by_text, text.buf);
-	for (size_t i = 0; i < nlines; i++) {
-		uint64_t count = lines[i].count;
+	if (!err && ls.n)
+		qsort_r(ls.v, ls.n, sizeof(*ls.v), by_text, &ls);
+	for (size_t i = 0; !err && i < ls.n; i++) {
+		uint64_t count = ls.v[i].count;
 
-		while (i + 1 < nlines &&
-		       !strcmp(text.buf + lines[i].at, text.buf + lines[i + 1].at))
-			count += lines[++i].count;
-		if (fprintf(out, "%s %llu\n", text.buf + lines[i].at, (unsigned long long)count) <
-		    0) {
-			err = SG_EIO;
-			goto out_free;
-		}
+		while (i + 1 < ls.n && !by_text(&ls.v[i], &ls.v[i + 1], &ls))
+			count += ls.v[++i].count;
+		err = write_line(&ls, ls.v[i].row, count, out);
 	}
-	if (ferror(out))
+	if (!err && ferror(out))
 		err = SG_EIO;
-out_free:
-	free(lines);
-	sg_strbuf_release(&text);
-	free(ft.at);
-	sg_strbuf_release(&ft.text);
+	free(ls.v);
+	free(ls.frame_at);
+	free(ls.root_at);
+	sg_strbuf_release(&ls.frames);
+	sg_strbuf_release(&ls.roots);
 	return err;
 }
 
@@ -349,31 +464,53 @@ static int parse_line(struct reader *r, char *line)
 	return sg_profile_add(r->p, stack, &labels, count, 0);
 }
 
+/* The file, read a chunk at a time: lines are cut out of buf[at .. len). */
+struct line_in {
+	FILE *in;
+	size_t at, len;
+	char buf[64 * 1024];
+};
+
 /* The next line into sb, without its end ("\n", "\r\n" or EOF). Returns 1
- * for a line, 0 at the end of the file, or a negative enum sg_err. Reads at
- * most MAX_LINE + 2 bytes of any line, however long it is. */
-static int next_line(struct reader *r, FILE *in, struct sg_strbuf *sb)
+ * for a line, 0 at the end of the file, or a negative enum sg_err. Keeps at
+ * most MAX_LINE + a chunk of any line, however long it is. */
+static int next_line(struct reader *r, struct line_in *li, struct sg_strbuf *sb)
 {
-	int c;
+	bool any = false;
 
 	sg_strbuf_reset(sb);
 	r->lineno++;
-	while ((c = getc_unlocked(in)) != EOF && c != '\n') {
-		if (sb->len > MAX_LINE)
-			return fail(r, "line longer than 1 MiB");
-		if (sg_strbuf_addch(sb, (char)c))
+	for (;;) {
+		char *nl;
+		size_t n;
+
+		if (li->at == li->len) {
+			li->at = 0;
+			li->len = fread(li->buf, 1, sizeof(li->buf), li->in);
+			if (ferror(li->in))
+				return SG_EIO;
+			if (!li->len)
+				break;
+		}
+		any = true;
+		nl = memchr(li->buf + li->at, '\n', li->len - li->at);
+		n = nl ? (size_t)(nl - (li->buf + li->at)) : li->len - li->at;
+		if (sb->len + n > MAX_LINE + 1)
+			return fail(r, "line longer than 64 MiB");
+		if (sg_strbuf_add(sb, li->buf + li->at, n))
 			return SG_ENOMEM;
+		li->at += n + (nl ? 1 : 0);
+		if (nl)
+			break;
 	}
-	if (ferror(in))
-		return SG_EIO;
-	if (c == EOF && sb->len == 0) {
+	if (!any) {
 		r->lineno--;
 		return 0;
 	}
 	if (sb->len && sb->buf[sb->len - 1] == '\r')
 		sb->buf[--sb->len] = '\0';
 	if (sb->len > MAX_LINE)
-		return fail(r, "line longer than 1 MiB");
+		return fail(r, "line longer than 64 MiB");
 	/* Control characters (NUL included) mean this is no text file, and the
 	 * writer never writes them. */
 	for (size_t i = 0; i < sb->len; i++)
@@ -386,9 +523,13 @@ static int read_collapsed(FILE *in, struct sg_profile *p, char *errbuf, size_t e
 {
 	struct reader r = {.p = p, .err = errbuf, .errlen = errlen};
 	struct sg_strbuf line = SG_STRBUF_INIT;
+	struct line_in *li = calloc(1, sizeof(*li));
 	int err;
 
-	while ((err = next_line(&r, in, &line)) == 1) {
+	if (!li)
+		return SG_ENOMEM;
+	li->in = in;
+	while ((err = next_line(&r, li, &line)) == 1) {
 		if (line.len == 0)
 			continue;
 		err = parse_line(&r, line.buf);
@@ -399,10 +540,14 @@ static int read_collapsed(FILE *in, struct sg_profile *p, char *errbuf, size_t e
 		snprintf(errbuf, errlen, "no stacks in the file");
 		err = SG_EFORMAT;
 	}
+	/* The file says how many samples, not how they were taken. */
+	sg_profile_meta(p)->mode = SG_MODE_UNKNOWN;
+	sg_profile_meta(p)->samples = sg_profile_total(p);
 	if (err == SG_ENOMEM || err == SG_EIO)
 		snprintf(errbuf, errlen, "line %zu: %s", r.lineno, sg_err_str(err));
 	sg_strbuf_release(&line);
 	free(r.frames);
+	free(li);
 	return err;
 }
 

@@ -5,7 +5,8 @@
 //
 // The SVG draws everything itself; this only adds hover details, zoom and
 // search. Each frame is <g data-x data-w data-d> (first sample, samples,
-// depth) holding <title>NAME\nN samples, P%</title>, <rect> and <text>.
+// depth) holding <title>NAME\nN samples, P%</title>, <rect> and <text>; in a
+// differential flame graph also data-info, what hovering it tells instead.
 "use strict";
 (function () {
 	const svg = document.documentElement;
@@ -26,6 +27,7 @@
 		x: Number(g.getAttribute("data-x")),
 		w: Number(g.getAttribute("data-w")),
 		d: Number(g.getAttribute("data-d")),
+		info: g.getAttribute("data-info"), // differential graphs: both shares, the change
 	}));
 	const byElement = new Map(frames.map((f) => [f.g, f]));
 	// Frames a zoom moved, to put back on unzoom: with tens of thousands of
@@ -141,7 +143,8 @@
 		const f = frameOf(event);
 		if (f) {
 			const n = f.w === 1 ? "1 sample" : f.w + " samples";
-			details.textContent = "Function: " + f.name + ", " + n + ", " + percent(f.w);
+			details.textContent =
+				"Function: " + f.name + ", " + (f.info || n + ", " + percent(f.w));
 		}
 	});
 	svg.addEventListener("mouseout", (event) => {

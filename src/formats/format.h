@@ -15,10 +15,20 @@
 
 /* Choices that change how a profile is rendered, not what it holds. */
 struct sg_write_opts {
-	bool threads;   /* a root frame per thread: "thread TID: NAME" */
-	bool processes; /* a root frame per process: "process PID: COMMAND" */
-	bool reverse;   /* flame graph of reversed stacks: leaves at the base */
-	bool icicle;    /* flame graph drawn top-down, root at the top */
+	bool threads; /* a root frame per thread: "thread TID: NAME" */
+	/* With threads: a root per group of threads whose names differ only in
+	 * numbers (sg_text_thread_group), "threads GROUP", and in speedscope a
+	 * profile per group. */
+	bool thread_groups;
+	bool processes;      /* a root frame per process: "process PID: COMMAND" */
+	bool reverse;        /* flame graph of reversed stacks: leaves at the base */
+	bool icicle;         /* flame graph drawn top-down, root at the top */
+	bool full_filenames; /* whole paths, not relative to meta.path_roots */
+	/* What a stack weighs where a format draws one number per stack
+	 * (collapsed, flame graph, speedscope): samples by default; record
+	 * --memory's growth view is SG_VALUE_RSS_GROWTH. pprof carries every
+	 * value whatever this says; the Chrome trace stays a timeline. */
+	enum sg_value value;
 };
 
 struct sg_format {

@@ -1,9 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-#include "formats/text.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
 
-int sg_text_frame(struct sg_strbuf *sb, const struct sg_profile *p, const struct sg_frame *f)
+#include "formats/text.h"
+#include "util/err.h"
+
+const char *sg_text_file(const struct sg_profile *p, const char *file, bool full)
 {
-	const char *file = sg_profile_str(p, f->file);
+	return full ? file : sg_profile_short_file(p, file);
+}
+
+int sg_text_frame(struct sg_strbuf *sb, const struct sg_profile *p, const struct sg_frame *f,
+                  bool full)
+{
+	const char *file = sg_text_file(p, sg_profile_str(p, f->file), full);
 	int err = sg_strbuf_addstr(sb, sg_profile_str(p, f->name));
 
 	if (err || !file[0])
@@ -13,32 +24,23 @@ int sg_text_frame(struct sg_strbuf *sb, const struct sg_profile *p, const struct
 	return sg_strbuf_addf(sb, " (%s)", file);
 }
 
-/* Length of the well-formed UTF-8 sequence at s (1-4), or 0 if there is none. */
-static size_t utf8_len(const unsigned char *s)
+int sg_text_thread_group(struct sg_strbuf *sb, const char *name)
 {
-	size_t n;
-	unsigned min;
-	unsigned cp;
+	size_t len = strlen(name), end = len, digits;
+	const char *open = NULL;
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f, min = 0x80;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f, min = 0x800;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF. */
-	if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
+	if (len && name[len - 1] == ')')
+		for (const char *at = name; (at = strstr(at, " (")); at++)
+			open = at;
+	if (open)
+		end = (size_t)(open - name);
+	for (digits = end; digits > 0 && name[digits - 1] >= '0' && name[digits - 1] <= '9';)
+		digits--;
+	if (digits == end)
+		return sg_strbuf_addstr(sb, name);
+	if (sg_strbuf_add(sb, name, digits) || sg_strbuf_addch(sb, '*'))
+		return SG_ENOMEM;
+	return sg_strbuf_addstr(sb, name + end);
 }
 
 int sg_text_json(struct sg_strbuf *sb, const char *s)
@@ -47,7 +49,7 @@ int sg_text_json(struct sg_strbuf *sb, const char *s)
 	int err = sg_strbuf_addch(sb, '"');
 
 	while (!err && *u) {
-		size_t n = utf8_len(u);
+		size_t n = sg_utf8_len(u);
 
 		if (n == 0) {
 			err = sg_strbuf_addstr(sb, "\xef\xbf\xbd");
@@ -72,9 +74,9 @@ int sg_text_xml(struct sg_strbuf *sb, const char *s)
 	int err = 0;
 
 	while (!err && *u) {
-		size_t n = utf8_len(u);
+		size_t n = sg_utf8_len(u);
 
-		/* utf8_len vouches for u[1] after 0xc2 and u[2] after 0xef. */
+		/* sg_utf8_len vouches for u[1] after 0xc2 and u[2] after 0xef. */
 		if (n == 0 || *u < 0x20 || *u == 0x7f || (u[0] == 0xc2 && u[1] < 0xa0) ||
 		    (u[0] == 0xef && u[1] == 0xbf && u[2] >= 0xbe)) {
 			err = sg_strbuf_addstr(sb, "\xef\xbf\xbd");
@@ -93,4 +95,20 @@ int sg_text_xml(struct sg_strbuf *sb, const char *s)
 		u += n;
 	}
 	return err;
+}
+
+void sg_text_bytes(char *buf, size_t len, double bytes)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = fabs(bytes);
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%.0f B", bytes);
+	else
+		snprintf(buf, len, "%.1f %s", bytes < 0 ? -v : v, units[u]);
 }

@@ -241,10 +241,11 @@ void sg_timeline_release(struct sg_timeline *tl)
 	memset(tl, 0, sizeof(*tl));
 }
 
-int sg_tl_json_name(struct sg_strbuf *sb, const struct sg_profile *p, const struct sg_frame *f)
+int sg_tl_json_name(struct sg_strbuf *sb, const struct sg_profile *p, const struct sg_frame *f,
+                    bool full)
 {
 	struct sg_strbuf text = SG_STRBUF_INIT;
-	int err = sg_text_frame(&text, p, f);
+	int err = sg_text_frame(&text, p, f, full);
 
 	if (!err)
 		err = sg_text_json(sb, text.buf ? text.buf : "");

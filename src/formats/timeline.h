@@ -67,7 +67,8 @@ void sg_timeline_release(struct sg_timeline *tl);
 
 /* Append the frame's name, as every format names it (sg_text_frame), as a
  * JSON string. 0 or SG_ENOMEM. */
-int sg_tl_json_name(struct sg_strbuf *sb, const struct sg_profile *p, const struct sg_frame *f);
+int sg_tl_json_name(struct sg_strbuf *sb, const struct sg_profile *p, const struct sg_frame *f,
+                    bool full);
 
 /* Append ',"file":FILE' and ',"line":LINE', each only when known (JSON
  * members for viewers that show where a frame is apart). 0 or SG_ENOMEM. */

@@ -6,7 +6,11 @@
 //   node flamegraph.mjs SPEC.json
 //
 // SPEC: {svg, screenshot, total,
-//        hover: {x, d, name, count}   a frame to hover, click and zoom into,
+//        hover: {x, d, name, count, details}   a frame to hover, click and zoom
+//            into; details, optional: what hovering it must show (default:
+//            "Function: NAME, COUNT samples, P%"),
+//        fills: [{x, d, fill}]   optional: frames and the colour they must
+//            be drawn in, e.g. "rgb(255, 80, 80)",
 //        searches: [{regex, frames, percent, via}]   optional: how many
 //            frames the regex should highlight and the share of samples
 //            they should report, searched via the "button" or "ctrl-f"}
@@ -53,7 +57,7 @@ async function checkHoverAndZoom(page, svg) {
 	const pct = ((100 * h.count) / spec.total).toFixed(2);
 	assert.equal(
 		await page.textContent("#details"),
-		`Function: ${h.name}, ${h.count} sample${h.count === 1 ? "" : "s"}, ${pct}%`,
+		h.details || `Function: ${h.name}, ${h.count} sample${h.count === 1 ? "" : "s"}, ${pct}%`,
 	);
 
 	await target.locator("rect").click();
@@ -137,6 +141,12 @@ try {
 	assert.equal(svg.total, spec.total);
 	await page.setViewportSize({ width: 1200, height: svg.height });
 
+	for (const f of spec.fills || []) {
+		const drawn = await page.$eval(`${frameSelector(f.x, f.d)} > rect`, (r) =>
+			getComputedStyle(r).fill,
+		);
+		assert.equal(drawn, f.fill, `fill of the frame at x ${f.x}, depth ${f.d}`);
+	}
 	const shownWhenZoomed = await checkHoverAndZoom(page, svg);
 	const searches = [];
 	for (const s of spec.searches || [])

@@ -3,8 +3,10 @@
  * not) must give a profile or a clean one-line error. Whatever it accepts
  * must write and read back with the same meta, rows (stacks, frame types,
  * labels, process names, counts, nanoseconds) in the same order, and runs
- * that start where runs started (two may become one: a run's end comes back
- * as start plus nanoseconds); and so again from the copy. */
+ * that start where runs started (two may become one where the file gives
+ * no end, which then comes back as start plus nanoseconds); and so again
+ * from the copy. The reader decodes the stream a field at a time in two
+ * passes, so inputs are read through fmemopen like files. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +53,7 @@ static int same_meta(const struct sg_profile *a, const struct sg_profile *b)
 	       x->rate_achieved_hz == y->rate_achieved_hz && x->start_unix_ns == y->start_unix_ns &&
 	       x->duration_ns == y->duration_ns && x->samples == y->samples &&
 	       x->dropped == y->dropped && x->dropped_torn == y->dropped_torn &&
-	       x->dropped_read == y->dropped_read && x->dropped_depth == y->dropped_depth &&
+	       x->dropped_read == y->dropped_read && x->truncated == y->truncated &&
 	       x->by_thread == y->by_thread && x->by_process == y->by_process;
 }
 
@@ -69,7 +71,8 @@ static char *rows_text(const struct sg_profile *p)
 		for (size_t k = 0; k < depth && !err; k++) {
 			const struct sg_frame *f = sg_profile_frame(p, frames[k]);
 
-			err = sg_text_frame(&sb, p, f) || sg_strbuf_addf(&sb, "/%d;", f->type);
+			err =
+			    sg_text_frame(&sb, p, f, true) || sg_strbuf_addf(&sb, "/%d;", f->type);
 		}
 		if (!err)
 			err = sg_strbuf_addf(

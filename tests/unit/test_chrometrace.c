@@ -53,13 +53,13 @@ static void test_timeline_exact(void **state)
 	    "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":5,\"tid\":6,\"args\":{\"name\":\"t\"}},"
 	    "\n"
 	    "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":1.000,\"name\":\"a "
-	    "(m.py:1)\",\"cat\":\"python\","
+	    "(m.py)\",\"cat\":\"python\","
 	    "\"args\":{\"file\":\"m.py\",\"line\":1}},\n"
 	    "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":1.000,\"name\":\"b "
-	    "(m.py:2)\",\"cat\":\"python\","
+	    "(m.py)\",\"cat\":\"python\","
 	    "\"args\":{\"file\":\"m.py\",\"line\":2}},\n"
 	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":3.100,\"name\":\"b "
-	    "(m.py:2)\",\"cat\":\"python\"},\n"
+	    "(m.py)\",\"cat\":\"python\"},\n"
 	    "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":3.100,\"name\":\"c\",\"cat\":\"python\","
 	    "\"args\":{}},\n"
 	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":3.900,\"name\":\"c\",\"cat\":\"python\"},\n"
@@ -68,22 +68,59 @@ static void test_timeline_exact(void **state)
 	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":4.900,\"name\":\"[idle]\",\"cat\":\"idle\"},"
 	    "\n"
 	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":4.900,\"name\":\"a "
-	    "(m.py:1)\",\"cat\":\"python\"},\n"
+	    "(m.py)\",\"cat\":\"python\"},\n"
 	    "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":9.000,\"name\":\"a "
-	    "(m.py:1)\",\"cat\":\"python\","
+	    "(m.py)\",\"cat\":\"python\","
 	    "\"args\":{\"file\":\"m.py\",\"line\":1}},\n"
 	    "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":9.000,\"name\":\"b "
-	    "(m.py:2)\",\"cat\":\"python\","
+	    "(m.py)\",\"cat\":\"python\","
 	    "\"args\":{\"file\":\"m.py\",\"line\":2}},\n"
 	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":10.000,\"name\":\"b "
-	    "(m.py:2)\",\"cat\":\"python\"},\n"
+	    "(m.py)\",\"cat\":\"python\"},\n"
 	    "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":10.000,\"name\":\"a "
-	    "(m.py:1)\",\"cat\":\"python\"},\n"
+	    "(m.py)\",\"cat\":\"python\"},\n"
 	    "{\"ph\":\"B\",\"pid\":5,\"tid\":6,\"ts\":1.500,\"name\":\"b "
-	    "(m.py:2)\",\"cat\":\"python\","
+	    "(m.py)\",\"cat\":\"python\","
 	    "\"args\":{\"file\":\"m.py\",\"line\":2}},\n"
 	    "{\"ph\":\"E\",\"pid\":5,\"tid\":6,\"ts\":1236.067,\"name\":\"b "
-	    "(m.py:2)\",\"cat\":\"python\"}" TAIL_CPU "\"timeline\":true}}\n");
+	    "(m.py)\",\"cat\":\"python\"}" TAIL_CPU "\"timeline\":true}}\n");
+	free(text);
+	sg_profile_free(p);
+}
+
+/* A function that stays on the stack while its line changes is one slice,
+ * whose args give the first line and every line it was at; a function
+ * under another caller, or after a gap, is a new one. */
+static void test_lines_in_args(void **state)
+{
+	struct sg_profile *p = sg_profile_new();
+	uint32_t a9 = fx_frame(p, "a", "m.py", 9), a3 = fx_frame(p, "a", "m.py", 3),
+	         b2 = fx_frame(p, "b", "m.py", 2), b5 = fx_frame(p, "b", "m.py", 5);
+	char *text;
+
+	(void)state;
+	fx_add_at(p, (uint32_t[]){a9, b2}, 2, 5, 5, "", 0, 0, 1000);
+	fx_add_at(p, (uint32_t[]){a3, b5}, 2, 5, 5, "", 0, 1000, 1000);
+	fx_add_at(p, (uint32_t[]){a9, b2}, 2, 5, 5, "", 0, 2000, 1000);
+	fx_add_at(p, (uint32_t[]){a3, b2}, 2, 5, 5, "", 0, 3000, 1000);
+	/* b directly under nothing: at depth 0 it is another slice. */
+	fx_add_at(p, (uint32_t[]){b5}, 1, 5, 5, "", 0, 4000, 1000);
+	text = fx_write("chrometrace", p);
+	assert_true(fx_json_valid(text));
+	assert_string_equal(
+	    text, "{\"traceEvents\":[\n"
+	          "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":0.000,\"name\":\"a (m.py)\","
+	          "\"cat\":\"python\",\"args\":{\"file\":\"m.py\",\"line\":9,\"lines\":[3,9]}},\n"
+	          "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":0.000,\"name\":\"b (m.py)\","
+	          "\"cat\":\"python\",\"args\":{\"file\":\"m.py\",\"line\":2,\"lines\":[2,5]}},\n"
+	          "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":4.000,\"name\":\"b (m.py)\","
+	          "\"cat\":\"python\"},\n"
+	          "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":4.000,\"name\":\"a (m.py)\","
+	          "\"cat\":\"python\"},\n"
+	          "{\"ph\":\"B\",\"pid\":5,\"tid\":5,\"ts\":4.000,\"name\":\"b (m.py)\","
+	          "\"cat\":\"python\",\"args\":{\"file\":\"m.py\",\"line\":5}},\n"
+	          "{\"ph\":\"E\",\"pid\":5,\"tid\":5,\"ts\":5.000,\"name\":\"b (m.py)\","
+	          "\"cat\":\"python\"}" TAIL_CPU "\"timeline\":true}}\n");
 	free(text);
 	sg_profile_free(p);
 }
@@ -324,13 +361,10 @@ static void test_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_timeline_exact),
-	    cmocka_unit_test(test_rows_end_to_end),
-	    cmocka_unit_test(test_several_processes),
-	    cmocka_unit_test(test_invalid_utf8),
-	    cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_by_path),
-	    cmocka_unit_test(test_many),
+	    cmocka_unit_test(test_timeline_exact),  cmocka_unit_test(test_lines_in_args),
+	    cmocka_unit_test(test_rows_end_to_end), cmocka_unit_test(test_several_processes),
+	    cmocka_unit_test(test_invalid_utf8),    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_by_path),         cmocka_unit_test(test_many),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,6 +71,45 @@ static struct sg_profile *small_profile(void)
 	return p;
 }
 
+/* --threads=group: threads named alike but for a number share a root, and
+ * the text reads back as an ordinary frame, so write, read, write is stable. */
+static void test_thread_groups(void **state)
+{
+	struct sg_profile *p = sg_profile_new(), *q;
+	struct sg_write_opts opts = {.threads = true, .thread_groups = true, .processes = true};
+	uint32_t f = fx_frame(p, "handle", "srv.py", 3);
+	char *buf = NULL, msg[128], *again;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	int err;
+
+	(void)state;
+	assert_int_equal(sg_profile_set_process(p, 100, "python srv.py"), 0);
+	fx_add(p, &f, 1, 100, 7, "Thread-1 (handle)", 0, 2);
+	fx_add(p, &f, 1, 100, 8, "Thread-22 (handle)", 0, 3);
+	fx_add(p, &f, 1, 100, 9, "ThreadPoolExecutor-0_1", 0, 1);
+	fx_add(p, &f, 1, 100, 10, "odd;group 4", 0, 1);
+	fx_add(p, &f, 1, 100, 0, "no tid", 0, 1);
+	assert_non_null(out);
+	assert_int_equal(collapsed()->write(p, &opts, out), 0);
+	fclose(out);
+	assert_string_equal(buf,
+	                    "process 100: python srv.py;handle (srv.py:3) 1\n"
+	                    "process 100: python srv.py;threads Thread-* (handle);handle "
+	                    "(srv.py:3) 5\n"
+	                    "process 100: python srv.py;threads ThreadPoolExecutor-0_*;handle "
+	                    "(srv.py:3) 1\n"
+	                    "process 100: python srv.py;threads odd:group *;handle (srv.py:3) 1\n");
+	q = read_from(buf, len, &err, msg, sizeof(msg));
+	assert_int_equal(err, 0);
+	again = write_to_string(q, true, true);
+	assert_string_equal(again, buf);
+	free(again);
+	free(buf);
+	sg_profile_free(q);
+	sg_profile_free(p);
+}
+
 static void test_exact_text(void **state)
 {
 	struct sg_profile *p = small_profile();
@@ -252,14 +291,14 @@ static void test_rejects_malformed(void **state)
 	REJECT("\n\n", "no stacks");
 	REJECT("a 1\nb\n", "line 2:");
 
-	/* A line over 1 MiB, and a stack over the depth limit. */
-	len = (1u << 20) + 10;
+	/* A line over 64 MiB, and a stack over the depth limit. */
+	len = ((size_t)64 << 20) + 10;
 	huge = malloc(len + 1);
 	assert_non_null(huge);
 	memset(huge, 'x', len);
 	memcpy(huge + len - 3, " 1\n", 3);
 	huge[len] = '\0';
-	expect_rejected(huge, len, "line 1: line longer than 1 MiB");
+	expect_rejected(huge, len, "line 1: line longer than 64 MiB");
 	free(huge);
 	len = 65537 * 2 + 2;
 	deep = malloc(len + 1);
@@ -270,6 +309,36 @@ static void test_rejects_malformed(void **state)
 	deep[len] = '\0';
 	expect_rejected(deep, len, "line 1: stack deeper than 65536 frames");
 	free(deep);
+}
+
+/* What record may write reads back: a 3000-deep stack of 1000-character
+ * names (a 3 MB line) writes, reads and writes the same text. */
+static void test_long_lines(void **state)
+{
+	struct sg_profile *p = sg_profile_new(), *q;
+	uint32_t frames[3000];
+	char name[1001], msg[256];
+	char *text, *again;
+	int err;
+
+	(void)state;
+	for (int i = 0; i < 3000; i++) {
+		memset(name, 'a' + i % 26, 1000);
+		snprintf(name + 990, 11, "%010u", (unsigned)i % 1000000);
+		frames[i] = fx_frame(p, name, "deep.py", i + 1);
+	}
+	fx_add(p, frames, 3000, 10, 10, "MainThread", 0, 7);
+	text = write_to_string(p, true, false);
+	assert_true(strlen(text) > 3000000);
+	q = read_from(text, strlen(text), &err, msg, sizeof(msg));
+	assert_int_equal(err, 0);
+	assert_int_equal(sg_profile_total(q), 7);
+	again = write_to_string(q, true, false);
+	assert_string_equal(text, again);
+	free(text);
+	free(again);
+	sg_profile_free(q);
+	sg_profile_free(p);
 }
 
 static void test_format_table(void **state)
@@ -289,12 +358,10 @@ static void test_format_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_exact_text),
-	    cmocka_unit_test(test_round_trip),
-	    cmocka_unit_test(test_frame_text_edge_cases),
-	    cmocka_unit_test(test_reader_tolerates),
-	    cmocka_unit_test(test_rejects_malformed),
-	    cmocka_unit_test(test_format_table),
+	    cmocka_unit_test(test_exact_text),       cmocka_unit_test(test_thread_groups),
+	    cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_frame_text_edge_cases),
+	    cmocka_unit_test(test_reader_tolerates), cmocka_unit_test(test_rejects_malformed),
+	    cmocka_unit_test(test_long_lines),       cmocka_unit_test(test_format_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -133,6 +133,8 @@ static struct sg_profile *recorded_profile(void)
 
 	assert_int_equal(sg_profile_set_meta_str(p, &m->command, "python3 app.py --x=1"), 0);
 	assert_int_equal(sg_profile_set_meta_str(p, &m->python_version, "3.12.1"), 0);
+	assert_int_equal(sg_profile_add_path_root(p, "/usr/lib/python3.12"), 0);
+	assert_int_equal(sg_profile_add_path_root(p, "/srv/app with=signs/"), 0);
 	m->mode = SG_MODE_WALL;
 	m->rate_asked_hz = 250;
 	m->rate_achieved_hz = 249.0801387089779;
@@ -142,7 +144,7 @@ static struct sg_profile *recorded_profile(void)
 	m->dropped = 6;
 	m->dropped_torn = 1;
 	m->dropped_read = 2;
-	m->dropped_depth = 3;
+	m->truncated = 3;
 	m->by_thread = true;
 	m->by_process = true;
 	f[0] = fx_frame(p, "<module>", "app.py", 10);
@@ -174,6 +176,7 @@ static void assert_meta_equal(const struct sg_meta *a, const struct sg_meta *b)
 {
 	assert_string_equal(a->command, b->command);
 	assert_string_equal(a->python_version, b->python_version);
+	assert_string_equal(a->path_roots, b->path_roots);
 	assert_int_equal(a->mode, b->mode);
 	assert_true(a->rate_asked_hz == b->rate_asked_hz);
 	assert_true(a->rate_achieved_hz == b->rate_achieved_hz);
@@ -183,7 +186,7 @@ static void assert_meta_equal(const struct sg_meta *a, const struct sg_meta *b)
 	assert_int_equal(a->dropped, b->dropped);
 	assert_int_equal(a->dropped_torn, b->dropped_torn);
 	assert_int_equal(a->dropped_read, b->dropped_read);
-	assert_int_equal(a->dropped_depth, b->dropped_depth);
+	assert_int_equal(a->truncated, b->truncated);
 	assert_int_equal(a->by_thread, b->by_thread);
 	assert_int_equal(a->by_process, b->by_process);
 }
@@ -252,8 +255,8 @@ static void test_round_trip(void **state)
 	sg_profile_free(p);
 }
 
-/* Samples off their ticks: a run's end comes back as start + weight, the
- * counts, starts and rows as they were. */
+/* Samples off their ticks: a run comes back as it was written, its end
+ * included (not as start + weight, which loses the last sample's jitter). */
 static void test_round_trip_jitter(void **state)
 {
 	struct sg_profile *p = sg_profile_new(), *q;
@@ -273,7 +276,7 @@ static void test_round_trip_jitter(void **state)
 	assert_int_equal(sg_profile_nruns(q), 1);
 	run = sg_profile_run(q, 0);
 	assert_int_equal(run->start_ns, 0);
-	assert_int_equal(run->end_ns, 3000);
+	assert_int_equal(run->end_ns, 3100);
 	assert_int_equal(run->count, 3);
 	assert_int_equal(sg_profile_sample(q, 0)->weight_ns, 3000);
 	free(b.buf);
@@ -301,10 +304,11 @@ static void test_run_shares(void **state)
 	q = read_ok(b);
 	assert_int_equal(sg_profile_nruns(q), 2);
 	assert_int_equal(sg_profile_sample(q, 0)->weight_ns, 10);
-	/* 10 ns for 3 samples: 3 for the first run's one, the rest for two. */
-	assert_int_equal(sg_profile_run(q, 0)->end_ns, 3);
+	/* 10 ns for 3 samples: 3 for the first run's one, the rest for two;
+	 * the runs' times as they were. */
+	assert_int_equal(sg_profile_run(q, 0)->end_ns, 4);
 	assert_int_equal(sg_profile_run(q, 1)->start_ns, 100);
-	assert_int_equal(sg_profile_run(q, 1)->end_ns, 107);
+	assert_int_equal(sg_profile_run(q, 1)->end_ns, 106);
 	assert_int_equal(sg_profile_run(q, 1)->count, 2);
 	free(b.buf);
 	sg_profile_free(q);
@@ -745,7 +749,7 @@ static void test_rejects_broken_files(void **state)
 	static const unsigned char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 	struct foreign f;
 	struct bytes raw, gz;
-	size_t big = (256u << 20) + 1;
+	size_t big;
 	char *zeros;
 
 	(void)state;
@@ -764,13 +768,24 @@ static void test_rejects_broken_files(void **state)
 	expect_rejected_bytes(gz.buf, gz.len + 4, "bad gzip data");
 	free(gz.buf);
 	free(raw.buf);
-	/* A bomb: a small file that would inflate past the cap. */
+	/* A bomb: a small file that would inflate past 256 times its size (64
+	 * strings of 1 MiB of zeros, which inflate to more than 16 MiB and 256
+	 * times the 64 KiB they take once gzipped). */
+	big = (size_t)64 * ((1 << 20) + 4);
 	zeros = calloc(big, 1);
 	assert_non_null(zeros);
+	for (size_t i = 0; i < 64; i++) /* string_table, 1 MiB long */
+		memcpy(zeros + i * ((1 << 20) + 4), "\x32\x80\x80\x40", 4);
 	gz = gzip(zeros, big);
 	free(zeros);
-	expect_rejected_bytes(gz.buf, gz.len, "more than 256 MiB once decompressed");
+	expect_rejected_bytes(gz.buf, gz.len, "inflates to more than 256 times its size");
 	free(gz.buf);
+	/* One field larger than any message of a profile. */
+	zeros = calloc(1 << 20, 1);
+	assert_non_null(zeros);
+	memcpy(zeros, "\x32\x80\x80\x80\x20", 5); /* string_table, 64 MiB long */
+	expect_rejected_bytes(zeros, 1 << 20, "a field of 67108864 bytes, more than 16 MiB");
+	free(zeros);
 }
 
 static void test_format_table(void **state)

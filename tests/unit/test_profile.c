@@ -183,6 +183,58 @@ static void test_timeline(void **state)
 	sg_profile_free(p);
 }
 
+/* A thread's early samples, under a placeholder, take its name at the end:
+ * merged into the rows that already have it, with the timeline following. */
+static void test_rename_threads(void **state)
+{
+	struct sg_profile *p = sg_profile_new();
+	struct sg_u64map names = SG_U64MAP_INIT;
+	struct sg_labels early = {.pid = 100, .tid = 7}, named = {.pid = 100, .tid = 7};
+	struct sg_labels other = {.pid = 100, .tid = 8};
+	const uint64_t ms = 1000000;
+	uint32_t f[2], a, b;
+
+	(void)state;
+	f[0] = fx_frame(p, "main", "m.py", 1);
+	f[1] = fx_frame(p, "work", "m.py", 9);
+	a = sg_profile_stack_id(p, f, 2);
+	b = sg_profile_stack_id(p, f, 1);
+	early.thread_name = fx_str(p, "placeholder 1");
+	named.thread_name = fx_str(p, "worker");
+	other.thread_name = fx_str(p, "placeholder 2");
+	assert_int_equal(sg_profile_add_at(p, a, &early, 1, 10 * ms, 0), 0);
+	assert_int_equal(sg_profile_add_at(p, b, &early, 1, 10 * ms, 10 * ms), 0);
+	assert_int_equal(sg_profile_add_at(p, a, &other, 1, 10 * ms, 10 * ms), 0);
+	assert_int_equal(sg_profile_add_at(p, a, &named, 2, 20 * ms, 20 * ms), 0);
+	assert_int_equal(sg_u64map_put(&names, early.thread_name, named.thread_name), 0);
+	assert_int_equal(sg_u64map_put(&names, other.thread_name, 0), 0);
+	assert_int_equal(sg_profile_rename_threads(p, &names), 0);
+	/* Rows: (a, early) emptied into (a, named); (b, early) and (a, other)
+	 * emptied into new rows. */
+	assert_int_equal(sg_profile_sample(p, 0)->count, 0);
+	assert_int_equal(sg_profile_sample(p, 0)->weight_ns, 0);
+	assert_int_equal(sg_profile_sample(p, 3)->count, 3);
+	assert_int_equal(sg_profile_sample(p, 3)->weight_ns, 30 * ms);
+	assert_int_equal(sg_profile_sample(p, 4)->stack, b);
+	assert_int_equal(sg_profile_sample(p, 4)->labels.thread_name, named.thread_name);
+	assert_int_equal(sg_profile_sample(p, 5)->labels.thread_name, 0);
+	assert_int_equal(sg_profile_sample(p, 5)->labels.tid, 8);
+	assert_int_equal(sg_profile_total(p), 5);
+	for (size_t i = 0; i < sg_profile_nruns(p); i++) {
+		const struct sg_sample *row = sg_profile_sample(p, sg_profile_run(p, i)->row);
+
+		assert_int_not_equal(row->count, 0);
+		assert_int_not_equal(row->labels.thread_name, early.thread_name);
+	}
+	assert_int_equal(sg_profile_run(p, 0)->row, 3);
+	assert_int_equal(sg_profile_run(p, 1)->row, 4);
+	/* Nothing to rename: nothing changes. */
+	assert_int_equal(sg_profile_rename_threads(p, &names), 0);
+	assert_int_equal(sg_profile_nsamples(p), 6);
+	sg_u64map_release(&names);
+	sg_profile_free(p);
+}
+
 static void test_process_names(void **state)
 {
 	struct sg_profile *p = sg_profile_new();
@@ -224,6 +276,216 @@ static void test_many_stacks(void **state)
 	sg_profile_free(p);
 }
 
+/* A long run whose stacks change every sample: the timeline stays within
+ * its budget, and still adds up to the rows, thread by thread in time
+ * order (overlapping by less than the jitter moves a sample, as samples
+ * do). 4 threads at 10 kHz for 100 s: 4M samples. */
+static void test_timeline_budget(void **state)
+{
+	enum { NTHREADS = 4, NSTACKS = 64, PERIOD = 100000 };
+	const uint64_t nticks = 1000000;
+	struct sg_profile *p = sg_profile_new();
+	uint32_t stacks[NSTACKS];
+	uint64_t *row_counts, *last_end, *last_start, total = 0;
+
+	(void)state;
+	for (uint32_t i = 0; i < NSTACKS; i++) {
+		char name[16];
+		uint32_t f[2];
+
+		snprintf(name, sizeof(name), "f%u", i);
+		f[0] = fx_frame(p, "main", "m.py", 1);
+		f[1] = fx_frame(p, name, "m.py", (int)i + 1);
+		stacks[i] = sg_profile_stack_id(p, f, 2);
+	}
+	for (uint64_t t = 0; t < nticks; t++)
+		for (pid_t th = 0; th < NTHREADS; th++) {
+			struct sg_labels l = {.pid = 10, .tid = 10 + th};
+			/* Off the tick by up to a tenth of a period, as jitter does. */
+			uint64_t at = t * PERIOD + (t * 7919 % 10) * PERIOD / 100;
+
+			assert_int_equal(
+			    sg_profile_add_at(p, stacks[(t * 31 + (uint64_t)th) % NSTACKS], &l, 1,
+			                      PERIOD, at),
+			    0);
+		}
+	assert_true(sg_profile_nruns(p) <= SG_PROFILE_MAX_RUNS);
+	assert_true(sg_profile_timeline_grid(p) > 0);
+	row_counts = calloc(sg_profile_nsamples(p), sizeof(*row_counts));
+	last_end = calloc(NTHREADS, sizeof(*last_end));
+	last_start = calloc(NTHREADS, sizeof(*last_start));
+	assert_non_null(last_start);
+	assert_non_null(row_counts);
+	assert_non_null(last_end);
+	for (size_t i = 0; i < sg_profile_nruns(p); i++) {
+		const struct sg_run *run = sg_profile_run(p, i);
+		pid_t th = sg_profile_sample(p, run->row)->labels.tid - 10;
+
+		assert_true(run->start_ns >= last_start[th]);
+		assert_true(run->start_ns + PERIOD / 10 >= last_end[th]);
+		assert_true(run->end_ns >= run->start_ns);
+		last_start[th] = run->start_ns;
+		last_end[th] = run->end_ns;
+		row_counts[run->row] += run->count;
+		total += run->count;
+	}
+	assert_int_equal(total, nticks * NTHREADS);
+	assert_int_equal(sg_profile_total(p), nticks * NTHREADS);
+	for (size_t r = 0; r < sg_profile_nsamples(p); r++)
+		assert_int_equal(row_counts[r], sg_profile_sample(p, r)->count);
+	/* The whole run is still covered: the last runs end near its end. */
+	for (int th = 0; th < NTHREADS; th++)
+		assert_true(last_end[th] >= (nticks - 1) * PERIOD);
+	free(row_counts);
+	free(last_end);
+	free(last_start);
+	sg_profile_free(p);
+}
+
+/* A window of one thread: n samples of main;f from t0_ns on (ms apart). */
+static struct sg_profile *window(uint64_t start_unix_ns, const char *leaf, int n)
+{
+	struct sg_profile *p = sg_profile_new();
+	struct sg_labels l = {.pid = 7, .tid = 8};
+	uint32_t frames[2], stack;
+
+	assert_non_null(p);
+	frames[0] = fx_frame(p, "main", "m.py", 1);
+	frames[1] = fx_frame(p, leaf, "m.py", 2);
+	stack = sg_profile_stack_id(p, frames, 2);
+	l.thread_name = fx_str(p, "MainThread");
+	for (int i = 0; i < n; i++)
+		assert_int_equal(
+		    sg_profile_add_sample(p, stack, &l, 1000000, (uint64_t)i * 1000000, 1000000),
+		    0);
+	sg_profile_meta(p)->start_unix_ns = start_unix_ns;
+	sg_profile_meta(p)->duration_ns = (uint64_t)n * 1000000;
+	sg_profile_meta(p)->samples = (uint64_t)n;
+	return p;
+}
+
+static void test_clear_keeps_the_run(void **state)
+{
+	struct sg_profile *p = window(5, "f", 10);
+	struct sg_meta *m = sg_profile_meta(p);
+
+	(void)state;
+	assert_int_equal(sg_profile_set_meta_str(p, &m->command, "python m.py"), 0);
+	assert_int_equal(sg_profile_set_meta_str(p, &m->python_version, "3.12.1"), 0);
+	assert_int_equal(sg_profile_add_path_root(p, "/usr/lib/python3.12"), 0);
+	assert_int_equal(sg_profile_set_process(p, 7, "python m.py"), 0);
+	m->mode = SG_MODE_WALL;
+	m->rate_asked_hz = 19;
+	assert_int_equal(sg_profile_clear(p), 0);
+	m = sg_profile_meta(p);
+	assert_int_equal(sg_profile_total(p), 0);
+	assert_int_equal(sg_profile_nsamples(p), 0);
+	assert_int_equal(sg_profile_nruns(p), 0);
+	assert_int_equal(sg_profile_nstacks(p), 0);
+	assert_int_equal(sg_profile_nframes(p), 0);
+	assert_int_equal(m->samples, 0);
+	assert_int_equal(m->start_unix_ns, 0);
+	assert_string_equal(m->command, "python m.py");
+	assert_string_equal(m->python_version, "3.12.1");
+	assert_string_equal(m->path_roots, "/usr/lib/python3.12/\n");
+	assert_string_equal(sg_profile_process(p, 7), "python m.py");
+	assert_int_equal(m->mode, SG_MODE_WALL);
+	assert_true(m->rate_asked_hz == 19);
+	sg_profile_free(p);
+}
+
+static void test_merge_windows(void **state)
+{
+	struct sg_profile *all = sg_profile_new();
+	struct sg_profile *a = window(1000000000, "f", 10), *b = window(1020000000, "g", 5);
+	struct sg_profile *c = window(1020000000, "f", 3);
+	const struct sg_meta *m;
+	const struct sg_run *last;
+	uint64_t f = 0, g = 0;
+
+	(void)state;
+	assert_int_equal(sg_profile_merge(all, a), 0);
+	assert_int_equal(sg_profile_merge(all, b), 0);
+	assert_int_equal(sg_profile_merge(all, c), 0);
+	/* Parts that started before the merge's start are refused. */
+	assert_int_equal(sg_profile_merge(b, a), SG_EUSAGE);
+	m = sg_profile_meta_const(all);
+	assert_int_equal(m->start_unix_ns, 1000000000);
+	assert_int_equal(m->duration_ns, 25000000); /* 20 ms to b's start + 5 ms of b */
+	assert_int_equal(m->samples, 18);
+	assert_int_equal(sg_profile_total(all), 18);
+	/* Rows merge by stack and labels: f (10 + 3) and g (5). */
+	assert_int_equal(sg_profile_nsamples(all), 2);
+	for (size_t i = 0; i < sg_profile_nsamples(all); i++) {
+		const struct sg_sample *s = sg_profile_sample(all, i);
+		size_t n;
+		const uint32_t *frames = sg_profile_stack(all, s->stack, &n);
+		const char *leaf = sg_profile_str(all, sg_profile_frame(all, frames[1])->name);
+
+		assert_string_equal(sg_profile_str(all, s->labels.thread_name), "MainThread");
+		if (strcmp(leaf, "f") == 0)
+			f += s->count;
+		else
+			g += s->count;
+	}
+	assert_int_equal(f, 13);
+	assert_int_equal(g, 5);
+	/* b's runs moved by 20 ms. */
+	last = sg_profile_run(all, sg_profile_nruns(all) - 1);
+	assert_int_equal(last->start_ns, 20000000);
+	sg_profile_free(a);
+	sg_profile_free(b);
+	sg_profile_free(c);
+	sg_profile_free(all);
+}
+
+/* The RSS series: points merge in pairs at the budget, keeping every read's
+ * lowest and highest, and stay evenly spaced; memory rows carry bytes. */
+static void test_rss_series(void **state)
+{
+	struct sg_profile *p = sg_profile_new(), *q = sg_profile_new();
+	size_t reads = 3 * SG_PROFILE_MAX_RSS_POINTS + 7;
+	uint32_t f = fx_frame(p, "grow", "m.py", 3), stack = sg_profile_stack_id(p, &f, 1);
+	struct sg_labels l = {.pid = 1, .tid = 1};
+
+	(void)state;
+	for (size_t i = 0; i < reads; i++)
+		assert_int_equal(sg_profile_add_rss(p, i * 1000, 100 + i % 10), 0);
+	/* Twice halved: each point covers 4 reads. */
+	assert_int_equal(sg_profile_nrss(p), (reads + 3) / 4);
+	for (size_t i = 0; i < sg_profile_nrss(p); i++) {
+		const struct sg_rss_point *pt = sg_profile_rss(p, i);
+		uint64_t lo = UINT64_MAX, hi = 0;
+
+		for (size_t j = 4 * i; j < 4 * i + 4 && j < reads; j++) {
+			lo = 100 + j % 10 < lo ? 100 + j % 10 : lo;
+			hi = 100 + j % 10 > hi ? 100 + j % 10 : hi;
+		}
+		assert_int_equal(pt->t_ns, i * 4000);
+		assert_int_equal(pt->min_bytes, lo);
+		assert_int_equal(pt->max_bytes, hi);
+	}
+	assert_null(sg_profile_rss(p, sg_profile_nrss(p)));
+	/* Bytes go to the row, created with no samples; merge keeps them. */
+	assert_int_equal(sg_profile_add_memory(p, stack, &l, 4096, 0), 0);
+	assert_int_equal(sg_profile_add_memory(p, stack, &l, 100, 50), 0);
+	assert_int_equal(sg_profile_nsamples(p), 1);
+	assert_int_equal(sg_profile_sample(p, 0)->count, 0);
+	assert_int_equal(sg_profile_sample(p, 0)->rss_growth, 4196);
+	assert_int_equal(sg_value_name(SG_VALUE_RSS_FREED)[4], 'f');
+	assert_int_equal(sg_sample_value(sg_profile_sample(p, 0), SG_VALUE_RSS_FREED), 50);
+	sg_profile_meta(p)->memory = true;
+	assert_int_equal(sg_profile_merge(q, p), 0);
+	assert_true(sg_profile_meta(q)->memory);
+	assert_int_equal(sg_profile_sample(q, 0)->rss_growth, 4196);
+	assert_int_equal(sg_profile_nrss(q), sg_profile_nrss(p));
+	assert_int_equal(sg_profile_clear(p), 0);
+	assert_true(sg_profile_meta(p)->memory);
+	assert_int_equal(sg_profile_nrss(p), 0);
+	sg_profile_free(p);
+	sg_profile_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,8 +495,13 @@ int main(void)
 	    cmocka_unit_test(test_meta_defaults),
 	    cmocka_unit_test(test_aggregation),
 	    cmocka_unit_test(test_timeline),
+	    cmocka_unit_test(test_rename_threads),
 	    cmocka_unit_test(test_process_names),
 	    cmocka_unit_test(test_many_stacks),
+	    cmocka_unit_test(test_timeline_budget),
+	    cmocka_unit_test(test_clear_keeps_the_run),
+	    cmocka_unit_test(test_merge_windows),
+	    cmocka_unit_test(test_rss_series),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

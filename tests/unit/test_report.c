@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,9 +77,41 @@ static char *print_to_string(const struct sg_profile *p, size_t max)
 	FILE *out = open_memstream(&buf, &len);
 
 	assert_non_null(out);
-	assert_int_equal(sg_report_print_top(p, max, out), 0);
+	assert_int_equal(sg_report_print_top(p, max, false, out), 0);
 	fclose(out);
 	return buf;
+}
+
+static void test_interval_known_values(void **state)
+{
+	/* Wilson score intervals at 95%, from the closed form with z = 1.96
+	 * (as tabulated, e.g. Newcombe 1998, Statistics in Medicine 17:857). */
+	static const struct {
+		uint64_t k, n;
+		double lo, hi;
+	} known[] = {
+	    {1, 1, 0.206549, 1.0},         {0, 1, 0.0, 0.793451},
+	    {0, 10, 0.0, 0.277533},        {5, 10, 0.236593, 0.763407},
+	    {2, 3, 0.207660, 0.938508},    {75, 100, 0.656955, 0.824548},
+	    {25, 100, 0.175452, 0.343045},
+	};
+	double lo, hi;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		sg_report_interval(known[i].k, known[i].n, &lo, &hi);
+		assert_float_equal(lo, known[i].lo, 1e-6);
+		assert_float_equal(hi, known[i].hi, 1e-6);
+	}
+	/* Inside [0, 1] and never of zero width, however extreme. */
+	for (uint64_t n = 1; n <= 1000; n = n * 3 + 1)
+		for (uint64_t k = 0; k <= n; k += n / 7 + 1) {
+			sg_report_interval(k, n, &lo, &hi);
+			assert_true(lo >= 0 && hi <= 1 && lo < hi);
+			assert_true(lo <= (double)k / (double)n && (double)k / (double)n <= hi);
+		}
+	sg_report_interval(0, 0, &lo, &hi);
+	assert_true(lo == 0 && hi == 1);
 }
 
 static void test_print_interval(void **state)
@@ -91,25 +124,133 @@ static void test_print_interval(void **state)
 	fx_add(p, (uint32_t[]){main_, hot}, 2, 1, 1, "t", 0, 25);
 	fx_add(p, &main_, 1, 1, 1, "t", 0, 75);
 	text = print_to_string(p, 10);
-	/* p = 0.75 of n = 100: 1.96 * sqrt(.75 * .25 / 100) = 8.49%;
-	 * p = 0.25 likewise. No file: no parentheses. */
-	assert_string_equal(text, "    self%  +/-95%  total%   samples  function\n"
-	                          "    75.00    8.49  100.00        75  main (m.py)\n"
-	                          "    25.00    8.49   25.00        25  hot\n");
+	/* 75 of 100: Wilson 65.7-82.5%; 25 of 100: 17.5-34.3%. No file: no
+	 * parentheses. */
+	assert_string_equal(text, "    self%      95% CI  total%  samples  function\n"
+	                          "    75.00   65.7-82.5  100.00       75  main (m.py)\n"
+	                          "    25.00   17.5-34.3   25.00       25  hot\n");
 	free(text);
 	text = print_to_string(empty, 10);
-	assert_string_equal(text, "    self%  +/-95%  total%   samples  function\n");
+	assert_string_equal(text, "    self%      95% CI  total%  samples  function\n");
 	free(text);
 	sg_profile_free(empty);
 	sg_profile_free(p);
+}
+
+static void test_print_one_sample(void **state)
+{
+	struct sg_profile *p = sg_profile_new();
+	uint32_t f = fx_frame(p, "only", "o.py", 1);
+	char *text;
+
+	(void)state;
+	/* The normal approximation printed 100.00 +/- 0.00 here. */
+	fx_add(p, &f, 1, 1, 1, "t", 0, 1);
+	text = print_to_string(p, 10);
+	assert_string_equal(text, "    self%      95% CI  total%  samples  function\n"
+	                          "   100.00  20.7-100.0  100.00        1  only (o.py)\n");
+	free(text);
+	sg_profile_free(p);
+}
+
+static void test_print_wall_splits_idle(void **state)
+{
+	struct sg_profile *p = sg_profile_new();
+	uint32_t run = fx_frame(p, "run", "w.py", 1),
+	         wait = fx_frame(p, "Condition.wait", "t.py", 2),
+	         work = fx_frame(p, "work", "w.py", 5);
+	char *text;
+
+	(void)state;
+	sg_profile_meta(p)->mode = SG_MODE_WALL;
+	/* A waiter idle 57% of the time, a worker on CPU 40%, and 3% of the
+	 * worker's samples where the kernel had it off CPU. */
+	fx_add(p, (uint32_t[]){run, wait}, 2, 1, 1, "t", SG_SAMPLE_IDLE, 57);
+	fx_add(p, (uint32_t[]){run, work}, 2, 1, 2, "t", 0, 40);
+	fx_add(p, (uint32_t[]){run, work}, 2, 1, 2, "t", SG_SAMPLE_IDLE, 3);
+	text = print_to_string(p, 10);
+	assert_string_equal(
+	    text, "  on-CPU%      95% CI   idle%      95% CI  total%  samples  function\n"
+	          "    40.00   30.9-49.8    3.00     1.0-8.5   43.00       43  work (w.py)\n"
+	          "     0.00     0.0-3.7   57.00   47.2-66.3   57.00       57  "
+	          "Condition.wait (t.py)\n");
+	free(text);
+	sg_profile_free(p);
+}
+
+/* A series of reads every 100 ms for 60 s, bytes(t) MiB. */
+static struct sg_profile *series(double (*bytes)(double t))
+{
+	struct sg_profile *p = sg_profile_new();
+
+	for (int i = 0; i < 600; i++)
+		assert_int_equal(sg_profile_add_rss(p, (uint64_t)i * 100000000,
+		                                    (uint64_t)(bytes(i / 10.0) * 1048576)),
+		                 0);
+	return p;
+}
+
+/* A leak of 2 MiB/s, 100 MiB at the start, teeth of 4 MiB every 3 s, and
+ * the fall at exit in its last second. */
+static double staircase(double t)
+{
+	return t >= 59 ? 20 : 100 + 2 * t + (fmod(t, 3) < 1.5 ? 4 : 0);
+}
+
+/* 40 MiB filled over 10 s, then cleared, after a start-up ramp. */
+static double sawtooth(double t)
+{
+	return t < 1 ? 10 + 40 * t : 50 + 4 * fmod(t, 10);
+}
+
+/* 200 MiB give or take 3, after a start-up ramp. */
+static double flat(double t)
+{
+	return t < 1 ? 20 + 180 * t : 200 + 3 * sin(t);
+}
+
+static void test_memory_trends(void **state)
+{
+	double (*shapes[])(double) = {staircase, sawtooth, flat};
+	enum sg_report_trend want[] = {SG_TREND_STAIRCASE, SG_TREND_SAWTOOTH, SG_TREND_FLAT};
+	struct sg_report_memory m;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		struct sg_profile *p = series(shapes[i]);
+
+		assert_int_equal(sg_report_memory(p, &m), 0);
+		assert_int_equal(m.trend, want[i]);
+		/* The sawtooth's floors are its 5 troughs (the 6th tooth does not
+		 * climb back within the run). */
+		assert_int_equal(m.windows, i == 1 ? 5 : SG_REPORT_TREND_WINDOWS);
+		assert_int_equal(m.floors_are_troughs, i == 1);
+		if (i == 0)
+			/* 120 MiB/min, what the exit and the teeth leave of it. */
+			assert_true(fabs(m.floor_slope * 60 / 1048576 - 120) < 10);
+		else
+			assert_true(fabs(m.floor_slope * 60 / 1048576) < 5);
+		sg_profile_free(p);
+	}
+	/* No series: not recorded with --memory. */
+	{
+		struct sg_profile *p = sg_profile_new();
+
+		assert_int_equal(sg_report_memory(p, &m), SG_EUSAGE);
+		sg_profile_free(p);
+	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_self_total_recursion),
+	    cmocka_unit_test(test_memory_trends),
 	    cmocka_unit_test(test_ordering_and_limits),
+	    cmocka_unit_test(test_interval_known_values),
 	    cmocka_unit_test(test_print_interval),
+	    cmocka_unit_test(test_print_one_sample),
+	    cmocka_unit_test(test_print_wall_splits_idle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -297,6 +297,42 @@ static void test_many(void **state)
 	sg_profile_free(p);
 }
 
+/* --threads=group: a profile per group of threads of a process, its
+ * threads' samples one thread after another from the earliest start. */
+static void test_thread_groups(void **state)
+{
+	const struct sg_format *fmt = sg_format_by_name("speedscope");
+	struct sg_write_opts opts = {.threads = true, .thread_groups = true};
+	struct sg_profile *p = sg_profile_new();
+	uint32_t a = fx_frame(p, "a", NULL, 0), b = fx_frame(p, "b", NULL, 0);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	(void)state;
+	fx_add_at(p, &a, 1, 5, 5, "MainThread", 0, 0, 1000);
+	fx_add_at(p, &b, 1, 5, 7, "Thread-2 (h)", 0, 3000, 1000);
+	fx_add_at(p, &a, 1, 5, 6, "Thread-1 (h)", 0, 2000, 1000);
+	fx_add_at(p, &b, 1, 5, 6, "Thread-1 (h)", 0, 3000, 1000);
+	assert_non_null(out);
+	assert_int_equal(fmt->write(p, &opts, out), 0);
+	fclose(out);
+	assert_true(fx_json_valid(text));
+	assert_non_null(strstr(text, "\"activeProfileIndex\":1,"));
+	assert_non_null(strstr(text,
+	                       "{\"type\":\"sampled\",\"name\":\"MainThread (1 thread)\","
+	                       "\"unit\":\"nanoseconds\",\"startValue\":0,\"endValue\":1000,\n"
+	                       "\"samples\":[[0]],\n\"weights\":[1000]}"));
+	/* Threads in the order first seen: Thread-2's samples, then Thread-1's. */
+	assert_non_null(strstr(text,
+	                       "{\"type\":\"sampled\",\"name\":\"Thread-* (h) (2 threads)\","
+	                       "\"unit\":\"nanoseconds\",\"startValue\":2000,\"endValue\":5000,\n"
+	                       "\"samples\":[[1],[0],[1]],\n\"weights\":[1000,1000,1000]}"));
+	assert_int_equal(fx_count(text, "\"type\":\"sampled\""), 2);
+	free(text);
+	sg_profile_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +341,7 @@ int main(void)
 	    cmocka_unit_test(test_invalid_utf8),   cmocka_unit_test(test_several_processes),
 	    cmocka_unit_test(test_default_period), cmocka_unit_test(test_empty),
 	    cmocka_unit_test(test_by_path),        cmocka_unit_test(test_many),
+	    cmocka_unit_test(test_thread_groups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
