@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SG_STORE_PUSH_H
+#define SG_STORE_PUSH_H
+
+/*
+ * Sending a store's windows to a Pyroscope server (or Grafana Alloy's
+ * pyroscope.receive_http) over its Connect API: one POST of a
+ * push.v1.PushRequest (proto/push.proto) to URL/push.v1.PusherService/Push
+ * per window, its pprof as the raw profile, its labels as the series'
+ * labels, with __name__ (process_cpu or wall) and service_name, and an ID
+ * made of the host, the window's row and start, the same at every try.
+ * Optional basic auth and tenant header (X-Scope-OrgID); HTTPS through
+ * libcurl. Blocking: call it from a thread of its own. Not thread-safe.
+ */
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+struct sg_push_opts {
+	const char *url;        /* http:// or https://, the server's base */
+	const char *basic_auth; /* "user:password", or NULL */
+	const char *tenant;     /* X-Scope-OrgID, or NULL */
+	long timeout_ms;        /* a whole request, connect included */
+};
+
+struct sg_push;
+
+/* Check url (one line in why: SG_EUSAGE) and make a sender; libcurl's
+ * global init must have been done (curl_global_init). */
+int sg_push_new(const struct sg_push_opts *opts, struct sg_push **out, char *why, size_t len);
+/* Accepts NULL. */
+void sg_push_free(struct sg_push *p);
+
+/* Send one window. 0 when the server took it; SG_EIO when it may take it
+ * later (no connection, a timeout, 408, 429, 5xx); SG_EFORMAT when it
+ * never will (another 4xx: a bad request, auth refused). why says which. */
+int sg_push_send(struct sg_push *p, const struct sg_store_pushed *w, char *why, size_t len);
+
+#endif
