@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#include <errno.h>
 #include <getopt.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,42 +12,55 @@ struct convert_opts {
 	const char *input;
 	const char *output;
 	const char *format;
-	bool threads, processes;
+	bool processes;
+	double rate_hz;   /* --rate, 0 when not given */
+	bool value_given; /* --value; else the growth view for record --memory's */
 	struct sg_write_opts render;
 };
 
-enum { OPT_THREADS = 256, OPT_PROCESSES, OPT_REVERSE, OPT_ICICLE };
+enum { OPT_PROCESSES = 256, OPT_VALUE };
 
 static const struct option options[] = {
     {"output", required_argument, NULL, 'o'},
     {"format", required_argument, NULL, 'f'},
-    {"threads", no_argument, NULL, OPT_THREADS},
+    {"rate", required_argument, NULL, 'r'},
     {"subprocesses", no_argument, NULL, OPT_PROCESSES},
-    {"reverse", no_argument, NULL, OPT_REVERSE},
-    {"icicle", no_argument, NULL, OPT_ICICLE},
+    SG_CLI_RENDER_OPTIONS,
+    {"value", required_argument, NULL, OPT_VALUE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 static const char help[] =
-    "usage: spyglass convert INPUT -o OUTPUT [-f FORMAT]\n"
+    "usage: spyglass convert [OPTIONS] INPUT -o OUTPUT\n"
     "\n"
     "Write a saved profile (pprof or collapsed) in another format.\n"
     "\n"
-    "  -o, --output FILE     where to write\n"
+    "  -o, --output FILE     where to write, - for standard output\n"
     "  -f, --format FORMAT   output format: %s (default: from FILE's extension)\n"
+    "  -r, --rate HZ         the rate INPUT was sampled at, when it does not say\n"
+    "                        (collapsed): each sample then stands for 1/HZ s\n"
     "      --threads         a root frame per thread (default: as recorded)\n"
-    "      --subprocesses    a root frame per process (default: as recorded)\n" SG_CLI_RENDER_HELP
-    "  -h, --help            this help\n";
+    "      --threads=group   a root frame per group of threads named alike but for a\n"
+    "                        number (default: as recorded)\n"
+    "      --subprocesses    a root frame per process (default: as recorded)\n"
+    "      --value VALUE     what a stack weighs: samples, rss_growth or rss_freed\n"
+    "                        (default: rss_growth for record --memory's, else "
+    "samples)\n" SG_CLI_RENDER_HELP "  -h, --help            this help\n";
 
 static int parse_args(int argc, char **argv, struct convert_opts *o)
 {
-	int c;
+	int c, shared;
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:f:h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:f:r:h", options, NULL)) != -1) {
+		shared = sg_cli_render_option(&o->render, c, optarg);
+		if (shared == SG_EXIT_USAGE)
+			return SG_EXIT_USAGE;
+		if (shared)
+			continue;
 		switch (c) {
 		case 'o':
 			o->output = optarg;
@@ -56,26 +70,32 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
 				return SG_EXIT_USAGE;
 			o->format = optarg;
 			break;
-		case OPT_THREADS:
-			o->threads = true;
+		case 'r':
+			if (sg_cli_parse_double(optarg, 1e-3, 1e6, &o->rate_hz)) {
+				sg_cli_error("-r: expected a rate in Hz between 0.001 and 1000000, "
+				             "got '%s'",
+				             optarg);
+				return SG_EXIT_USAGE;
+			}
 			break;
 		case OPT_PROCESSES:
 			o->processes = true;
 			break;
-		case OPT_REVERSE:
-			o->render.reverse = true;
-			break;
-		case OPT_ICICLE:
-			o->render.icicle = true;
+		case OPT_VALUE:
+			if (!sg_value_parse(optarg, &o->render.value)) {
+				sg_cli_error(
+				    "--value: expected samples, rss_growth or rss_freed, got "
+				    "'%s'",
+				    optarg);
+				return SG_EXIT_USAGE;
+			}
+			o->value_given = true;
 			break;
 		case 'h':
 			printf(help, sg_format_names());
 			return -1;
 		default:
-			sg_cli_error(
-			    "%s: unknown option or missing value (try spyglass convert --help)",
-			    argv[optind - 1]);
-			return SG_EXIT_USAGE;
+			return sg_cli_bad_option("convert", argv);
 		}
 	}
 	if (optind != argc - 1) {
@@ -91,66 +111,70 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
 	return 0;
 }
 
-/* Read path into p with the format its first bytes or its name say. */
-static int read_profile(const char *path, struct sg_profile *p)
+/* --rate: the rate the input does not give, and the times it implies for
+ * rows that have none (count / rate). 0 or SG_ENOMEM. */
+static int apply_rate(struct sg_profile *p, double rate_hz)
 {
-	unsigned char head[16];
-	const struct sg_format *fmt;
-	char why[256] = "";
-	size_t n;
-	FILE *in;
-	int err;
+	struct sg_meta *m = sg_profile_meta(p);
+	uint64_t period = (uint64_t)llround(1e9 / rate_hz);
 
-	in = fopen(path, "re");
-	if (!in) {
-		sg_cli_error("cannot read %s: %s", path, strerror(errno));
-		return SG_EIO;
+	if (m->rate_asked_hz > 0) {
+		sg_cli_error("--rate: the input says its rate already (%g Hz)", m->rate_asked_hz);
+		return SG_EUSAGE;
 	}
-	n = fread(head, 1, sizeof(head), in);
-	if (ferror(in) || fseek(in, 0, SEEK_SET) != 0) {
-		sg_cli_error("cannot read %s: not a regular file", path);
-		fclose(in);
-		return SG_EIO;
+	m->rate_asked_hz = rate_hz;
+	for (size_t i = 0; i < sg_profile_nsamples(p); i++) {
+		/* A copy: adding to a row may move the rows. */
+		struct sg_sample s = *sg_profile_sample(p, i);
+		int err;
+
+		if (s.weight_ns)
+			continue;
+		err = sg_profile_add(p, s.stack, &s.labels, 0,
+		                     s.count > UINT64_MAX / period ? UINT64_MAX : s.count * period);
+		if (err) {
+			sg_cli_error("out of memory");
+			return err;
+		}
 	}
-	fmt = sg_format_for_input(path, head, n);
-	err = fmt->read(in, p, why, sizeof(why));
-	fclose(in);
-	if (err)
-		sg_cli_error("%s is not a valid %s profile: %s", path, fmt->name,
-		             why[0] ? why : sg_err_str(err));
-	return err;
+	return 0;
 }
 
 int cmd_convert(int argc, char **argv)
 {
 	struct convert_opts o;
 	const struct sg_format *fmt;
+	struct sg_outfile *of;
 	struct sg_profile *p;
 	int status;
-	FILE *out;
 
 	status = parse_args(argc, argv, &o);
 	if (status)
 		return status < 0 ? SG_EXIT_OK : status;
 	fmt = sg_cli_output_format(o.format, o.output);
+	of = sg_cli_prepare_output(o.output);
+	if (!of)
+		return SG_EXIT_FAIL;
 	p = sg_profile_new();
+	status = SG_EXIT_FAIL;
 	if (!p) {
 		sg_cli_error("out of memory");
-		return SG_EXIT_FAIL;
-	}
-	status = SG_EXIT_FAIL;
-	if (read_profile(o.input, p))
-		goto out;
-	out = fopen(o.output, "we");
-	if (!out) {
-		sg_cli_error("cannot write the output file %s: %s", o.output, strerror(errno));
 		goto out;
 	}
-	o.render.threads = o.threads || sg_profile_meta(p)->by_thread;
+	if (sg_cli_read_profile(o.input, p) || (o.rate_hz > 0 && apply_rate(p, o.rate_hz)))
+		goto out;
+	/* Without --threads, as recorded. */
+	if (!o.render.threads) {
+		o.render.threads = sg_profile_meta(p)->by_thread;
+		o.render.thread_groups = sg_profile_meta(p)->thread_groups;
+	}
 	o.render.processes = o.processes || sg_profile_meta(p)->by_process;
-	if (sg_cli_write(fmt, p, &o.render, out, o.output) == 0)
+	if (!o.value_given && sg_profile_meta(p)->memory)
+		o.render.value = SG_VALUE_RSS_GROWTH;
+	if (sg_cli_write(fmt, p, &o.render, of) == 0)
 		status = SG_EXIT_OK;
 out:
 	sg_profile_free(p);
+	sg_outfile_free(of);
 	return status;
 }

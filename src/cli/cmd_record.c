@@ -6,56 +6,67 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 #include "cli/cli.h"
 #include "formats/format.h"
+#include "formats/text.h"
+#include "formats/timeline.h"
 #include "profile/report.h"
+#include "python/pywalk.h"
+#include "sampler/perfsampler.h"
 #include "sampler/sampler.h"
 #include "target/launch.h"
+#include "target/proc.h"
 #include "util/err.h"
 
 #define TOP_FUNCTIONS 10
+/* After Ctrl-C, how long a launched program (which the terminal sent SIGINT
+ * too) may take to end on its own, sampled, before it is sent SIGTERM. */
+#define INTERRUPT_GRACE_S 5.0
+/* Short-lived threads from which the summary suggests --threads=group. */
+#define SHORT_LIVED_HINT 10
 
 struct record_opts {
+	double period_s; /* --period: a file per window, 0 for one file */
 	const char *output;
 	const char *format;
-	pid_t pid;
-	bool threads;
 	struct sg_write_opts render;
-	struct sg_sampler_opts sampler;
+	struct sg_cli_target target;
 };
 
 /* Defaults, in one place: py-spy's where it has the same option. */
 static const struct record_opts defaults = {
-    .sampler = {.rate_hz = 100, .mode = SG_MODE_CPU},
+    .target.sampler = {.rate_hz = 100,
+                       .mode = SG_MODE_CPU,
+                       .grace_s = INTERRUPT_GRACE_S,
+                       .clock = SG_CLOCK_CPU},
 };
 
 enum {
-	OPT_MODE = 256,
-	OPT_GIL,
-	OPT_THREADS,
-	OPT_FUNCTION,
-	OPT_SUBPROCESSES,
-	OPT_VERSION,
-	OPT_REVERSE,
-	OPT_ICICLE
+	OPT_FUNCTION = SG_CLI_OPT_OWN,
+	OPT_MAX_DEPTH,
+	OPT_PERIOD,
+	OPT_UNWIND,
+	OPT_CLOCK,
+	OPT_MEMORY,
 };
 
 static const struct option options[] = {
     {"output", required_argument, NULL, 'o'},
     {"format", required_argument, NULL, 'f'},
-    {"rate", required_argument, NULL, 'r'},
+    SG_CLI_TARGET_OPTIONS,
     {"duration", required_argument, NULL, 'd'},
-    {"pid", required_argument, NULL, 'p'},
-    {"mode", required_argument, NULL, OPT_MODE},
-    {"gil", no_argument, NULL, OPT_GIL},
-    {"threads", no_argument, NULL, OPT_THREADS},
     {"function", no_argument, NULL, OPT_FUNCTION},
-    {"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
-    {"reverse", no_argument, NULL, OPT_REVERSE},
-    {"icicle", no_argument, NULL, OPT_ICICLE},
+    {"max-depth", required_argument, NULL, OPT_MAX_DEPTH},
+    {"unwind", required_argument, NULL, OPT_UNWIND},
+    {"clock", required_argument, NULL, OPT_CLOCK},
+    {"period", required_argument, NULL, OPT_PERIOD},
+    {"memory", no_argument, NULL, OPT_MEMORY},
+    SG_CLI_RENDER_OPTIONS,
     {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, OPT_VERSION},
+    {"version", no_argument, NULL, SG_CLI_OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -63,54 +74,61 @@ static const char help[] =
     "usage: spyglass record [OPTIONS] --pid PID\n"
     "       spyglass record [OPTIONS] -- COMMAND [ARGS...]\n"
     "\n"
-    "Sample a Python program's stacks from outside, without stopping it.\n"
+    "Sample a program's stacks from outside, without stopping it: CPython by\n"
+    "reading its memory, any other program through perf_events.\n"
     "\n"
     "  -p, --pid PID         attach to a running process\n"
-    "  -o, --output FILE     where to write the profile (default spyglass-PID.folded)\n"
+    "  -o, --output FILE     where to write the profile, - for standard output\n"
+    "                        (default spyglass-PID.EXT, EXT the format's: .folded...)\n"
     "  -f, --format FORMAT   output format: %s (default: from FILE's extension)\n"
     "  -r, --rate HZ         samples per second (default 100)\n"
-    "  -d, --duration SECS   stop after SECS seconds (default: when the program exits)\n"
+    "  -d, --duration SECS   stop after SECS seconds of wall time (default: when the\n"
+    "                        program exits)\n"
     "      --mode cpu|wall   cpu: threads on a CPU only (default); wall: all threads,\n"
     "                        idle ones marked [idle]\n"
     "      --gil             only the thread holding the GIL\n"
+    "      --clock cpu|timer cpu mode on Python: sample a thread per period of its\n"
+    "                        own CPU time (perf_events; default where allowed), or\n"
+    "                        wake every period and sample the threads running\n"
     "      --threads         a root frame per thread: 'thread TID: NAME'\n"
+    "      --threads=group   a root frame per group of threads named alike but for a\n"
+    "                        number: 'threads Thread-*'\n"
     "      --function        one frame per function (its first line), not per line\n"
     "      --subprocesses    also sample child processes, under 'process PID: "
-    "COMMAND'\n" SG_CLI_RENDER_HELP "  -h, --help            this help\n"
-    "      --version         print the version\n";
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
+    "COMMAND'\n"
+    "      --max-depth N     frames kept per sample (default 4096); deeper stacks keep\n"
+    "                        both ends and '[K frames omitted]' between them\n"
+    "      --unwind auto|fp|dwarf  native stacks by frame pointers, by DWARF CFI\n"
+    "                        over a copy of the stack, or per binary (default auto)\n"
+    "      --period SECS     a file per SECS of the run, written as it goes on:\n"
+    "                        out.pb.gz becomes out.0001.pb.gz, "
+    "out.0002.pb.gz...\n"
+    "      --memory          also read the RSS at every sample and give its growth\n"
+    "                        to the stack holding the GIL: the flame graph of memory\n"
+    "                        growth (pprof: rss_growth/bytes, rss_freed/bytes)\n" SG_CLI_RENDER_HELP
+    "  -h, --help            this help\n"
+    "      --version         print the version\n"
+    "\n"
+    "spyglass exits with a launched program's status (128+N if signal N killed it).\n"
+    "On Ctrl-C the program gets %g s to end on its own; a second Ctrl-C ends it.\n";
 
 /* Strict number parsing: the whole string, finite, in range. */
-static int parse_double(const char *s, double min, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_args(int argc, char **argv, struct record_opts *o, char ***command)
+static int parse_args(int argc, char **argv, struct record_opts *o)
 {
 	double v;
-	int c;
+	int c, shared;
 
 	*o = defaults;
-	*command = NULL;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:f:r:d:p:h", options, NULL)) != -1) {
+		shared = sg_cli_target_option(&o->target, c, optarg);
+		if (!shared)
+			shared = sg_cli_render_option(&o->render, c, optarg);
+		if (shared == 1)
+			continue;
+		if (shared)
+			return shared;
 		switch (c) {
 		case 'o':
 			o->output = optarg;
@@ -120,128 +138,283 @@ static int parse_args(int argc, char **argv, struct record_opts *o, char ***comm
 				return SG_EXIT_USAGE;
 			o->format = optarg;
 			break;
-		case 'r':
-			if (parse_double(optarg, 1e-3, 1e6, &v)) {
-				sg_cli_error("-r: expected a rate in Hz between 0.001 and 1000000, "
-				             "got '%s'",
-				             optarg);
-				return SG_EXIT_USAGE;
-			}
-			o->sampler.rate_hz = v;
-			break;
 		case 'd':
-			if (parse_double(optarg, 1e-3, 1e9, &v)) {
+			if (sg_cli_parse_double(optarg, 1e-3, 1e9, &v)) {
 				sg_cli_error("-d: expected a positive number of seconds, got '%s'",
 				             optarg);
 				return SG_EXIT_USAGE;
 			}
-			o->sampler.duration_s = v;
-			break;
-		case 'p':
-			if (parse_double(optarg, 1, 4194304, &v) || v != floor(v)) {
-				sg_cli_error("--pid: expected a process id, got '%s'", optarg);
-				return SG_EXIT_USAGE;
-			}
-			o->pid = (pid_t)v;
-			break;
-		case OPT_MODE:
-			if (strcmp(optarg, "cpu") == 0) {
-				o->sampler.mode = SG_MODE_CPU;
-			} else if (strcmp(optarg, "wall") == 0) {
-				o->sampler.mode = SG_MODE_WALL;
-			} else {
-				sg_cli_error("--mode: expected cpu or wall, got '%s'", optarg);
-				return SG_EXIT_USAGE;
-			}
-			break;
-		case OPT_GIL:
-			o->sampler.gil = true;
-			break;
-		case OPT_REVERSE:
-			o->render.reverse = true;
-			break;
-		case OPT_ICICLE:
-			o->render.icicle = true;
-			break;
-		case OPT_THREADS:
-			o->threads = true;
+			o->target.sampler.duration_s = v;
 			break;
 		case OPT_FUNCTION:
-			o->sampler.function = true;
+			o->target.sampler.function = true;
 			break;
-		case OPT_SUBPROCESSES:
-			o->sampler.subprocesses = true;
+		case OPT_UNWIND:
+			if (strcmp(optarg, "auto") == 0) {
+				o->target.sampler.unwind = SG_UNWIND_AUTO;
+			} else if (strcmp(optarg, "fp") == 0) {
+				o->target.sampler.unwind = SG_UNWIND_FP;
+			} else if (strcmp(optarg, "dwarf") == 0) {
+				o->target.sampler.unwind = SG_UNWIND_DWARF;
+			} else {
+				sg_cli_error("--unwind: expected auto, fp or dwarf, got '%s'",
+				             optarg);
+				return SG_EXIT_USAGE;
+			}
+			break;
+		case OPT_CLOCK:
+			if (strcmp(optarg, "cpu") == 0) {
+				o->target.sampler.clock = SG_CLOCK_CPU;
+			} else if (strcmp(optarg, "timer") == 0) {
+				o->target.sampler.clock = SG_CLOCK_TIMER;
+			} else {
+				sg_cli_error("--clock: expected cpu or timer, got '%s'", optarg);
+				return SG_EXIT_USAGE;
+			}
+			break;
+		case OPT_MAX_DEPTH:
+			if (sg_cli_parse_double(optarg, 2, SG_PYWALK_WALK_LIMIT, &v) ||
+			    v != floor(v)) {
+				sg_cli_error(
+				    "--max-depth: expected a whole number of frames between "
+				    "2 and %u, got '%s'",
+				    SG_PYWALK_WALK_LIMIT, optarg);
+				return SG_EXIT_USAGE;
+			}
+			o->target.sampler.max_depth = (size_t)v;
+			break;
+		case OPT_MEMORY:
+			o->target.sampler.memory = true;
+			o->render.value = SG_VALUE_RSS_GROWTH;
+			break;
+		case OPT_PERIOD:
+			if (sg_cli_parse_double(optarg, 0.1, 1e9, &v)) {
+				sg_cli_error("--period: expected seconds, at least 0.1, got '%s'",
+				             optarg);
+				return SG_EXIT_USAGE;
+			}
+			o->period_s = v;
 			break;
 		case 'h':
-			printf(help, sg_format_names());
+			printf(help, sg_format_names(), INTERRUPT_GRACE_S);
 			return -1;
-		case OPT_VERSION:
+		case SG_CLI_OPT_VERSION:
 			puts("spyglass " SG_VERSION);
 			return -1;
 		case '?':
 		default:
-			if (optopt && optopt < 256)
-				sg_cli_error("unknown option '-%c' (see spyglass record --help)",
-				             optopt);
-			else
-				sg_cli_error("unknown or incomplete option '%s' (see spyglass "
-				             "record --help)",
-				             argv[optind - 1]);
-			return SG_EXIT_USAGE;
+			return sg_cli_bad_option("record", argv);
 		}
 	}
-	if (optind < argc)
-		*command = argv + optind;
-	if (!o->pid == !*command) {
-		sg_cli_error(o->pid ? "give either --pid or a command, not both"
-		                    : "nothing to profile: give --pid PID or -- COMMAND");
+	if (o->period_s && o->output && strcmp(o->output, "-") == 0) {
+		sg_cli_error("--period writes a file per window: give -o FILE, not -");
 		return SG_EXIT_USAGE;
 	}
-	return 0;
+	return sg_cli_target_finish(&o->target, argc, argv);
 }
 
-static int set_command_meta(struct sg_profile *p, pid_t pid, char **command)
+/* One line on a terminal, rewritten in place: the run's progress. */
+static void show_progress(void *ctx, const struct sg_sampler_progress *pg)
 {
-	struct sg_meta *meta = sg_profile_meta(p);
-	char text[4096];
-	size_t used = 0;
-
-	text[0] = '\0';
-	if (!command)
-		snprintf(text, sizeof(text), "pid %d", (int)pid);
-	for (char **arg = command; arg && *arg && used < sizeof(text); arg++)
-		used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s",
-		                         arg == command ? "" : " ", *arg);
-	return sg_profile_set_meta_str(p, &meta->command, text);
+	(void)ctx;
+	fprintf(stderr, "\rspyglass: %.1f s", pg->elapsed_s);
+	if (pg->duration_s > 0)
+		fprintf(stderr, " (%.1f s left)",
+		        pg->duration_s > pg->elapsed_s ? pg->duration_s - pg->elapsed_s : 0.0);
+	fprintf(stderr, ", %llu samples, %.1f Hz, %llu dropped\033[K",
+	        (unsigned long long)pg->samples, pg->rate_hz, (unsigned long long)pg->dropped);
+	fflush(stderr);
 }
 
-static void print_summary(const struct sg_profile *p, const struct sg_sampler_stats *st,
-                          const char *output)
+/* Many threads that lived a short while (sampled over under a tenth of the
+ * run: a thread per request or task) make a level of narrow boxes under
+ * --threads; grouping them shows their code. */
+static void print_threads_hint(const struct sg_profile *p)
 {
 	const struct sg_meta *m = sg_profile_meta_const(p);
-	double per_sample_us = m->samples ? st->cpu_s * 1e6 / (double)m->samples : 0;
+	size_t short_lived = 0;
+	struct sg_timeline tl;
 
-	fprintf(stderr, "spyglass: wrote %s\n", output);
-	fprintf(stderr, "  samples: %llu over %.2f s (Python %s, %s mode)\n",
-	        (unsigned long long)m->samples, st->wall_s,
-	        m->python_version[0] ? m->python_version : "?",
-	        m->mode == SG_MODE_CPU ? "cpu" : "wall");
-	fprintf(stderr, "  rate: asked %.1f Hz, achieved %.1f Hz (%llu of %llu ticks missed)\n",
-	        m->rate_asked_hz, m->rate_achieved_hz, (unsigned long long)st->ticks_missed,
-	        (unsigned long long)(st->ticks + st->ticks_missed));
+	if (m->thread_groups)
+		return;
+	/* Out of memory: no hint. */
+	if (sg_timeline_build(&tl, p) == 0)
+		for (size_t i = 0; i < tl.nthreads; i++)
+			short_lived +=
+			    tl.threads[i].end_ns - tl.threads[i].start_ns < m->duration_ns / 10;
+	if (short_lived >= SHORT_LIVED_HINT && 2 * short_lived >= tl.nthreads)
+		fprintf(stderr, "  threads: %zu seen, %zu short-lived: try --threads=group\n",
+		        tl.nthreads, short_lived);
+	sg_timeline_release(&tl);
+}
+
+/* --period: each window goes to its own file as soon as it ends. */
+struct windows {
+	const struct sg_format *fmt;
+	const struct record_opts *o;
+	const char *output; /* as given; numbered per window */
+	unsigned written;
+	bool failed;
+	char first[4096], last[4096];
+	struct sg_meta totals; /* counters of the windows written */
+};
+
+/* output with the window's number before the format's extension (or at
+ * the end): out.pb.gz, window 3 -> out.0003.pb.gz. */
+static void window_path(const struct windows *w, unsigned n, char *buf, size_t len)
+{
+	size_t at = strlen(w->output);
+
+	for (const char *const *ext = w->fmt->extensions; *ext; ext++) {
+		size_t el = strlen(*ext);
+
+		if (el < at && strcmp(w->output + at - el, *ext) == 0) {
+			at -= el;
+			break;
+		}
+	}
+	snprintf(buf, len, "%.*s.%04u%s", (int)at, w->output, n, w->output + at);
+}
+
+static void write_window(void *ctx, struct sg_profile *p)
+{
+	struct windows *w = ctx;
+	struct sg_meta *m = sg_profile_meta(p);
+	struct sg_write_opts render = w->o->render;
+	struct sg_outfile *of;
+
+	if (w->failed)
+		return;
+	window_path(w, w->written + 1, w->last, sizeof(w->last));
+	m->by_thread = render.threads;
+	m->thread_groups = render.thread_groups;
+	render.processes = w->o->target.sampler.subprocesses;
+	of = sg_cli_prepare_output(w->last);
+	if (!of || sg_cli_write(w->fmt, p, &render, of)) {
+		/* Said in one line; the run ends, the files so far stay. */
+		w->failed = true;
+		sg_cli_stop = SG_STOP_NOW;
+	} else if (!w->written++) {
+		memcpy(w->first, w->last, sizeof(w->first));
+	}
+	sg_outfile_free(of);
+	w->totals.samples += m->samples;
+	w->totals.dropped += m->dropped;
+	w->totals.dropped_torn += m->dropped_torn;
+	w->totals.dropped_read += m->dropped_read;
+	w->totals.truncated += m->truncated;
+}
+
+/* A native target's lines: what the kernel's sampler gave. */
+static void print_native_summary(const struct sg_meta *m, const struct sg_sampler_stats *st)
+{
+	double per_sample_us = st->ticks ? st->cpu_s * 1e6 / (double)st->ticks : 0;
+
+	bool wall = m->mode == SG_MODE_WALL;
+
 	fprintf(stderr,
-	        "  dropped: %llu (torn %llu, unreadable %llu, too deep %llu); torn walks "
-	        "retried: %llu\n",
-	        (unsigned long long)m->dropped, (unsigned long long)m->dropped_torn,
-	        (unsigned long long)m->dropped_read, (unsigned long long)m->dropped_depth,
-	        (unsigned long long)st->retries);
+	        "  samples: %llu over %.2f s (native, %s mode: perf_events cpu-clock%s, %s)\n",
+	        (unsigned long long)m->samples, st->wall_s, wall ? "wall" : "cpu",
+	        wall ? " and context switches" : "",
+	        st->kernel_frames ? "user and kernel stacks" : "user stacks only");
+	if (wall)
+		fprintf(stderr, "  off-CPU: %.2f s in %llu stretches, %s\n", st->offcpu_s,
+		        (unsigned long long)st->offcpu_stretches,
+		        st->offcpu_note[0] ? st->offcpu_note
+		                           : "each under the stack its thread left its CPU with");
+	fprintf(stderr,
+	        "  rate: asked %.1f Hz per thread on a CPU: %.2f s of CPU sampled; "
+	        "%llu stacks unwound by DWARF, %llu by frame pointers\n",
+	        m->rate_asked_hz, (double)st->ticks / m->rate_asked_hz,
+	        (unsigned long long)st->dwarf_unwound,
+	        (unsigned long long)(st->ticks - st->dwarf_unwound));
+	fprintf(stderr,
+	        "  dropped: %llu (lost by the kernel: buffers full %llu); truncated: %llu\n",
+	        (unsigned long long)m->dropped, (unsigned long long)st->lost,
+	        (unsigned long long)m->truncated);
 	fprintf(stderr,
 	        "  profiler CPU: %.2f%% of one core, %.1f us per sample (%.1f ms to start)\n",
 	        st->wall_s > 0 ? 100.0 * st->cpu_s / st->wall_s : 0.0, per_sample_us,
 	        st->setup_cpu_s * 1e3);
+}
+
+/* --memory: the RSS's range and trend, and the function that grew it most
+ * (report --memory says how and more). */
+static void print_memory(const struct sg_profile *p)
+{
+	struct sg_report_memory m;
+	struct sg_report_row top;
+	char lo[32], hi[32], grown[32], freed[32], rate[32];
+
+	if (sg_report_memory(p, &m))
+		return;
+	sg_text_bytes(lo, sizeof(lo), (double)m.lowest);
+	sg_text_bytes(hi, sizeof(hi), (double)m.highest);
+	sg_text_bytes(grown, sizeof(grown), (double)m.growth);
+	sg_text_bytes(freed, sizeof(freed), (double)m.freed);
+	sg_text_bytes(rate, sizeof(rate), m.floor_slope * 60);
+	fprintf(stderr, "  memory: RSS %s to %s, %s (%s/min); %s grown, %s freed\n", lo, hi,
+	        sg_report_trend_name(m.trend), rate, grown, freed);
+	if (sg_report_top_value(p, SG_VALUE_RSS_GROWTH, &top, 1) == 1 && m.growth)
+		fprintf(stderr, "  grew most: %s (%s), %.1f%% of the growth\n",
+		        sg_profile_str(p, top.name),
+		        sg_profile_short_file(p, sg_profile_str(p, top.file)),
+		        100.0 * (double)top.self / (double)m.growth);
+}
+
+static void print_summary(const struct sg_profile *p, const struct sg_sampler_stats *st,
+                          bool full_filenames, const char *output)
+{
+	const struct sg_meta *m = sg_profile_meta_const(p);
+	double per_sample_us = m->samples ? st->cpu_s * 1e6 / (double)m->samples : 0;
+
+	if (output)
+		fprintf(stderr, "spyglass: wrote %s\n", output);
+	if (st->native) {
+		print_native_summary(m, st);
+		goto top;
+	}
+	fprintf(stderr, "  samples: %llu over %.2f s (Python %s, %s mode)\n",
+	        (unsigned long long)m->samples, st->wall_s,
+	        m->python_version[0] ? m->python_version : "?",
+	        m->mode == SG_MODE_CPU ? "cpu" : "wall");
+	if (st->cpu_clock)
+		fprintf(
+		    stderr,
+		    "  rate: asked %.1f Hz per thread on a CPU, achieved %.1f Hz: %.2f s of "
+		    "CPU sampled (CPU clock: perf_events cpu-clock; lost by the kernel: %llu)\n",
+		    m->rate_asked_hz, m->rate_achieved_hz, (double)st->ticks / m->rate_asked_hz,
+		    (unsigned long long)st->lost);
+	else
+		fprintf(stderr,
+		        "  rate: asked %.1f Hz, achieved %.1f Hz (%llu of %llu ticks missed)%s\n",
+		        m->rate_asked_hz, m->rate_achieved_hz, (unsigned long long)st->ticks_missed,
+		        (unsigned long long)(st->ticks + st->ticks_missed),
+		        m->mode == SG_MODE_CPU ? "; timer clock" : "");
+	if (st->clock_note[0])
+		fprintf(stderr, "  clock: the timer, not the CPU clock: %s\n", st->clock_note);
+	fprintf(stderr,
+	        "  dropped: %llu (torn %llu, unreadable %llu); torn walks retried: %llu; "
+	        "truncated: %llu\n",
+	        (unsigned long long)m->dropped, (unsigned long long)m->dropped_torn,
+	        (unsigned long long)m->dropped_read, (unsigned long long)st->retries,
+	        (unsigned long long)m->truncated);
+	fprintf(stderr,
+	        "  profiler CPU: %.2f%% of one core, %.1f us per sample (%.1f ms to start)\n",
+	        st->wall_s > 0 ? 100.0 * st->cpu_s / st->wall_s : 0.0, per_sample_us,
+	        st->setup_cpu_s * 1e3);
+	if (m->memory)
+		print_memory(p);
+top:
+	if (output == NULL)
+		return;
+	print_threads_hint(p);
 	if (sg_profile_total(p)) {
-		fputs("  hottest functions by self share:\n", stderr);
-		sg_report_print_top(p, TOP_FUNCTIONS, stderr);
+		fputs(m->mode == SG_MODE_WALL
+		          ? "  hottest functions by on-CPU self share (time spent idle apart):\n"
+		          : "  hottest functions by self share:\n",
+		      stderr);
+		sg_report_print_top(p, TOP_FUNCTIONS, full_filenames, stderr);
 	}
 }
 
@@ -251,77 +424,134 @@ int cmd_record(int argc, char **argv)
 	struct sg_sampler_stats stats;
 	const struct sg_format *fmt;
 	struct sg_profile *p;
-	struct sigaction sa = {.sa_handler = on_stop_signal};
-	char **command, default_output[64], why[512];
+	char default_output[64], why[2048], native_why[1000];
+	struct sg_cli_target *t = &o.target;
 	const char *output;
-	int exec_errno = 0, err, status;
-	pid_t pid;
-	FILE *out;
+	int err, status;
+	struct sg_outfile *of;
+	struct windows windows = {0};
+	bool sampled = false;
 
-	status = parse_args(argc, argv, &o, &command);
+	status = parse_args(argc, argv, &o);
 	if (status)
 		return status < 0 ? SG_EXIT_OK : status;
 	fmt = sg_cli_output_format(o.format, o.output);
 
-	/* Ignore SIGINT/SIGTERM from here on: they end the run, and the output
+	/* SIGINT, SIGTERM and SIGHUP end the run from here on, and the output
 	 * is still written. A launched child keeps default handling. */
-	stop_requested = 0;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	pid = o.pid;
-	if (command) {
-		err = sg_launch(command, &pid, &exec_errno);
-		if (err) {
-			sg_cli_error("cannot start '%s': %s", command[0], strerror(exec_errno));
-			return SG_EXIT_FAIL;
-		}
-	}
-	snprintf(default_output, sizeof(default_output), "spyglass-%d%s", (int)pid,
+	sg_cli_catch_stop_signals(true);
+	t->native = true;
+	if (sg_cli_target_start(t))
+		return SG_EXIT_FAIL;
+	snprintf(default_output, sizeof(default_output), "spyglass-%d%s", (int)t->pid,
 	         fmt->extensions[0]);
 	output = o.output ? o.output : default_output;
-	/* Open the output before sampling, so a bad path fails at once. */
-	out = fopen(output, "we");
-	if (!out) {
-		sg_cli_error("cannot write the output file %s: %s", output, strerror(errno));
+	/* Check the output before sampling, so a bad path fails at once; it is
+	 * opened only once the profile is ready (a FIFO would block here). */
+	of = sg_cli_prepare_output(output);
+	if (!of) {
 		status = SG_EXIT_FAIL;
 		goto out_stop_child;
 	}
 	p = sg_profile_new();
-	if (!p || set_command_meta(p, pid, command)) {
+	if (!p || sg_cli_target_meta(t, p)) {
 		sg_cli_error("out of memory");
 		status = SG_EXIT_FAIL;
-		goto out_close;
+		goto out_free;
 	}
-	o.sampler.launched = command != NULL;
-	err = sg_sampler_run(pid, &o.sampler, p, &stats, &stop_requested, why, sizeof(why));
+	if (o.period_s) {
+		windows = (struct windows){.fmt = fmt, .o = &o, .output = output};
+		t->sampler.window_s = o.period_s;
+		t->sampler.window = write_window;
+		t->sampler.window_ctx = &windows;
+	}
+	if (isatty(STDERR_FILENO))
+		t->sampler.progress = show_progress;
+	t->sampler.native_fallback = true;
+	err = sg_sampler_run(t->pid, &t->sampler, p, &stats, &sg_cli_stop, why, sizeof(why));
+	/* Not CPython (or not ours to read), and still running: a native
+	 * program, sampled by the kernel from here on, where perf_events are
+	 * allowed (else that is what the one line says). */
+	/* One that ended before that, what the kernel recorded since its exec. */
+	if (err == SG_ENOTPY && t->command && t->early.perf && stats.end == SG_END_EXITED) {
+		t->early.reaped = true;
+		t->early.exit_status = stats.exit_status;
+	}
+	if ((err == SG_ENOTPY || (err == SG_EPERM && !t->command)) && !sg_cli_stop &&
+	    (stats.end == SG_END_NOT_PYTHON || t->early.reaped ||
+	     (!t->command && sg_proc_alive(t->pid) == 0))) {
+		int py_err = err;
+		size_t len = strlen(why);
+		char ended[sizeof(stats.end_note)];
+		double wall_s = stats.wall_s;
+
+		memcpy(ended, stats.end_note, sizeof(ended));
+
+		err = sg_perfsampler_run(t->pid, &t->sampler, p, &stats, &sg_cli_stop, native_why,
+		                         sizeof(native_why));
+		/* Neither way in: say what each would need, on one line. */
+		if (py_err == SG_EPERM && err == SG_EPERM)
+			snprintf(why + len, sizeof(why) - len, "; %.1000s", native_why);
+		else if (err)
+			memcpy(why, native_why, strlen(native_why) + 1);
+		/* How and when it ended was seen before. */
+		if (t->early.reaped) {
+			memcpy(stats.end_note, ended, sizeof(ended));
+			stats.wall_s = wall_s;
+		}
+	}
+	sampled = true;
+	if (t->sampler.progress)
+		fputs("\r\033[K", stderr);
 	if (err) {
 		sg_cli_error("%s", why);
 		status = SG_EXIT_FAIL;
 		goto out_free;
 	}
-	sg_profile_meta(p)->by_thread = o.threads;
-	o.render.threads = o.threads;
-	o.render.processes = o.sampler.subprocesses;
-	err = sg_cli_write(fmt, p, &o.render, out, output);
-	out = NULL;
+	if (o.period_s) {
+		write_window(&windows, p);
+		if (windows.failed) {
+			status = SG_EXIT_FAIL;
+			goto out_free;
+		}
+		fprintf(stderr, "spyglass: %s\n", stats.end_note);
+		fprintf(stderr, "spyglass: wrote %u files of %g s, %s to %s\n", windows.written,
+		        o.period_s, windows.first, windows.last);
+		*sg_profile_meta(p) = (struct sg_meta){
+		    .python_version = sg_profile_meta(p)->python_version,
+		    .mode = t->sampler.mode,
+		    .rate_asked_hz = t->sampler.rate_hz,
+		    .rate_achieved_hz = stats.wall_s > 0 ? (double)stats.ticks / stats.wall_s : 0,
+		    .samples = windows.totals.samples,
+		    .dropped = windows.totals.dropped,
+		    .dropped_torn = windows.totals.dropped_torn,
+		    .dropped_read = windows.totals.dropped_read,
+		    .truncated = windows.totals.truncated,
+		    .command = sg_profile_meta(p)->command,
+		    .path_roots = sg_profile_meta(p)->path_roots,
+		};
+		print_summary(p, &stats, o.render.full_filenames, NULL);
+		status = sg_cli_target_status(t, &stats);
+		goto out_free;
+	}
+	sg_profile_meta(p)->by_thread = o.render.threads;
+	sg_profile_meta(p)->thread_groups = o.render.thread_groups;
+	o.render.processes = t->sampler.subprocesses;
+	err = sg_cli_write(fmt, p, &o.render, of);
 	if (err) {
 		status = SG_EXIT_FAIL;
 		goto out_free;
 	}
-	print_summary(p, &stats, output);
-	status = SG_EXIT_OK;
+	fprintf(stderr, "spyglass: %s\n", stats.end_note);
+	print_summary(p, &stats, o.render.full_filenames, sg_outfile_name(of));
+	status = sg_cli_target_status(t, &stats);
 out_free:
 	sg_profile_free(p);
-out_close:
-	if (out) {
-		fclose(out);
-		remove(output);
-	}
+	sg_outfile_free(of);
 out_stop_child:
 	/* The sampler reaps a launched child; this covers early failures. */
-	if (command && status != SG_EXIT_OK)
-		sg_launch_stop(pid, 1000);
+	if (t->command && !sampled)
+		sg_launch_stop(t->pid, 1000);
+	sg_perfsampler_early_release(&t->early);
 	return status;
 }

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,7 +16,15 @@ struct command {
 
 static const struct command commands[] = {
     {"record", cmd_record, "sample a running or launched program into a profile"},
+    {"dump", cmd_dump, "print every thread's Python stack now, as tracebacks"},
+    {"heap", cmd_heap, "count a process's live Python objects by type, or their growth"},
     {"convert", cmd_convert, "write a saved profile (pprof, collapsed) in another format"},
+    {"report", cmd_report, "tables, call trees and callers from a saved profile"},
+    {"agent", cmd_agent, "profile processes continuously into a store of windows"},
+    {"query", cmd_query, "merge a store's windows by time and label into one profile"},
+    {"store", cmd_store, "look after a store of profiles: store check PATH verifies one"},
+    {"diff", cmd_diff, "how shares moved between two saved profiles, or a diff flame graph"},
+    {"top", cmd_top, "a live view of the functions a running program is in"},
 };
 
 void sg_cli_error(const char *fmt, ...)
@@ -25,6 +36,19 @@ void sg_cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int sg_cli_parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 static void usage(FILE *out)
