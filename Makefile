@@ -13,7 +13,7 @@ WARN     = -std=c11 -Wall -Wextra -Werror -Wmissing-prototypes \
            -Wshadow -fno-common
 CPPFLAGS = -D_GNU_SOURCE -Isrc -include src/util/banned.h
 CFLAGS   = -O2 -g $(WARN)
-LDLIBS   = -lelf -lprotobuf-c -lz -lm
+LDLIBS   = -ldw -lelf -lprotobuf-c -lsqlite3 -lcurl -lncursesw -lz -lm -lstdc++
 
 ifeq ($(SAN),1)
 BUILD    = build-san
@@ -24,7 +24,7 @@ else
 BUILD    = build
 endif
 
-LAYERS   = util target elf python sampler profile formats
+LAYERS   = util target elf native python sampler profile formats store
 LIB_SRC  = $(foreach d,$(LAYERS),$(wildcard src/$(d)/*.c))
 CLI_SRC  = $(wildcard src/cli/*.c)
 # The pprof format's messages: C that protoc-c generates into the build
@@ -111,19 +111,34 @@ $(FUZZ_BIN): build-fuzz/gen/profile.pb-c.h
 $(BUILD)/bench_profile: bench/bench_profile.c $(BUILD)/libspyglass.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libspyglass.a $(LDLIBS)
 
-bench: $(BUILD)/spyglass $(BUILD)/bench_profile
-	$(BUILD)/bench_profile
-	$(PYTHON) bench/bench.py --spyglass $(BUILD)/spyglass
+$(BUILD)/bench_store: bench/bench_store.c $(BUILD)/libspyglass.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libspyglass.a $(LDLIBS)
 
+bench: bench-deps $(BUILD)/spyglass $(BUILD)/bench_profile $(BUILD)/bench_store
+	$(BUILD)/bench_profile $(BUILD)/spyglass
+	$(BUILD)/spyglass record --mode wall -r 19 -d 10 -o $(BUILD)/bench-window.pb.gz -- \
+		$(PYTHON) tests/workloads/threads.py 12
+	$(BUILD)/bench_store $(BUILD)/bench-window.pb.gz
+	$(PYTHON) bench/bench_agent.py --spyglass $(BUILD)/spyglass
+	$(PYTHON) bench/bench_convert.py --spyglass $(BUILD)/spyglass
+	$(PYTHON) bench/bench.py --spyglass $(BUILD)/spyglass
+	$(PYTHON) bench/bench_native.py --spyglass $(BUILD)/spyglass
+	$(PYTHON) bench/bench_pyclock.py --spyglass $(BUILD)/spyglass
+
+# The example is a small job with a hot spot and a slow wait: wall mode
+# shows both (README, Start here).
 demo: build-deps
 	$(MAKE) $(BUILD)/spyglass
-	$(BUILD)/spyglass record -d 3 -o demo.pb.gz -- \
-		$(PYTHON) tests/workloads/cpu_split.py 3
+	$(BUILD)/spyglass record --mode wall -o demo.pb.gz -- $(PYTHON) examples/demo_app.py
 	$(BUILD)/spyglass convert demo.pb.gz -o demo.svg
 	@echo "wrote demo.pb.gz (pprof: go tool pprof -top demo.pb.gz) and demo.svg (open in a browser)"
 
 build-deps:
 	tools/install-deps.sh build
+
+# perf itself, which bench_native.py measures spyglass against.
+bench-deps:
+	tools/install-deps.sh bench
 
 deps:
 	tools/install-deps.sh
@@ -151,6 +166,6 @@ check: deps
 clean:
 	rm -rf build build-san build-fuzz demo.pb.gz demo.svg
 
-.PHONY: all bench build-deps demo deps unit fuzz layering format-check integration check clean
+.PHONY: all bench bench-deps build-deps demo deps unit fuzz layering format-check integration check clean
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -9,10 +9,17 @@ depth, it prints:
   - peak RSS of the profiler;
   - the target's slowdown at 100 Hz and 1 kHz: median wall time of a fixed
     amount of work, profiled / unprofiled, measured in the same run;
-  - attribution error: largest |share - truth| over the cpu_split functions.
+  - attribution error: largest |share - truth| over the cpu_split functions;
+  - for a long, changing, multi-threaded run (bench/changing_threads.py, 4
+    threads whose stacks keep changing, wall mode, --threads, 10 kHz):
+    spyglass's peak RSS and its output's size, to pprof and to collapsed.
+  - mostly idle threads: attached at 100 Hz to 10, 100 and 1000 sleeping
+    threads beside one busy main thread, in cpu and wall mode, the
+    profiler's CPU as a share of one core, per sample, and per thread per
+    tick (what looking at a thread costs, sampled or not).
 Machines are noisy: every figure is the median of REPEATS runs.
 
-Usage: python3 bench/bench.py [--quick] [--spyglass build/spyglass]
+Usage: python3 bench/bench.py [--quick] [--spyglass build/spyglass] [--only idle]
 """
 from __future__ import print_function
 
@@ -137,6 +144,55 @@ def attribution_error(spyglass, python, seconds):
     return max(abs(counts[k] / float(total) - truth[k] / cpu_total) for k in truth) if total else float("nan")
 
 
+def long_run(spyglass, python, seconds, suffix):
+    """Peak RSS (MiB) and output size (MB) of recording changing_threads.py."""
+    fd, path = tempfile.mkstemp(suffix=suffix)
+    os.close(fd)
+    proc = subprocess.Popen([spyglass, "record", "-r", "10000", "--mode", "wall", "--threads",
+                             "-o", path, "--", python,
+                             os.path.join(ROOT, "bench", "changing_threads.py"), str(seconds)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    size = os.path.getsize(path) / 1e6
+    os.unlink(path)
+    if status != 0:
+        raise RuntimeError("spyglass record failed")
+    return usage.ru_maxrss / 1024.0, size
+
+
+def idle_threads(spyglass, python, threads, mode, seconds):
+    """One run attached to `threads` sleeping threads and a busy main thread."""
+    target = start_target(python, "many_threads.py", seconds + 10, threads, "busy")
+    time.sleep(0.5 + threads / 1000.0)  # until they have all started
+    try:
+        r = profiled_child(spyglass, ["--pid", str(target.pid), "-r", "100", "--mode", mode,
+                                      "-d", str(seconds)])
+    finally:
+        target.kill()
+        target.wait()
+    ticks = r["achieved"] * seconds
+    return {
+        "core": r["cpu_s"] / seconds,
+        "per_sample_us": r["cpu_s"] * 1e6 / max(r["samples"], 1),
+        "per_thread_us": r["cpu_s"] * 1e6 / max(ticks * (threads + 1), 1),
+        "achieved": r["achieved"],
+    }
+
+
+def idle_section(spyglass, python, repeats, seconds):
+    print("mostly idle threads, attached at 100 Hz (CPU: share of one core):")
+    print("%-5s %8s %8s %12s %14s %9s" % ("mode", "threads", "CPU", "us/sample", "us/thread/tick",
+                                           "rate"))
+    for mode in ("cpu", "wall"):
+        for threads in (10, 100, 1000):
+            runs = [idle_threads(spyglass, python, threads, mode, seconds) for _ in range(repeats)]
+            print("%-5s %8d %7.1f%% %12.1f %14.2f %6.1f Hz" % (
+                mode, threads, 100 * median([r["core"] for r in runs]),
+                median([r["per_sample_us"] for r in runs]),
+                median([r["per_thread_us"] for r in runs]),
+                median([r["achieved"] for r in runs])))
+
+
 def median(values):
     return statistics.median(values)
 
@@ -145,6 +201,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spyglass", default=os.path.join(ROOT, "build", "spyglass"))
     ap.add_argument("--quick", action="store_true", help="fewer repeats, shorter runs")
+    ap.add_argument("--only", choices=["idle"], help="only this section")
     opts = ap.parse_args()
     repeats = 1 if opts.quick else 3
     seconds = 2 if opts.quick else 4
@@ -153,6 +210,9 @@ def main():
     print("spyglass bench: %d repeat(s), medians; machine: %d cores" % (repeats, os.cpu_count()))
     for version, python in find_pythons():
         print("\n== Python %s (%s)" % (version, python))
+        idle_section(opts.spyglass, python, repeats, seconds)
+        if opts.only:
+            continue
         print("%-6s %12s %10s %10s %12s %9s" % ("depth", "us/sample@1k", "rate@1k", "rate@10k",
                                                "max rate", "peak RSS"))
         for depth in (20, 100, 500):
@@ -181,6 +241,11 @@ def main():
                                              median(base)))
         errs = [attribution_error(opts.spyglass, python, seconds) for _ in range(repeats)]
         print("attribution error (cpu_split, max |share - truth|): %.3f" % median(errs))
+        long_s = 20 if opts.quick else 60
+        for suffix in (".pb.gz", ".folded"):
+            rss, size = long_run(opts.spyglass, python, long_s, suffix)
+            print("long run (%d s, 4 changing threads, wall, --threads, 10 kHz) to %s: peak RSS "
+                  "%.1f MiB, output %.1f MB" % (long_s, suffix, rss, size))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The tree is the pipeline: an #include may only point upstream.
-#   util <- target, elf <- python <- sampler <- cli
-#   util <- profile <- formats <- cli
+#   util <- target, elf <- native, python <- sampler <- cli
+#   util <- profile <- formats <- store <- cli
 set -eu
 cd "$(dirname "$0")/../src"
 
@@ -10,11 +10,12 @@ allowed() {
 	case "$1" in
 	util) echo "util" ;;
 	target | elf) echo "util" ;;
-	python) echo "util target elf" ;;
-	sampler) echo "util target elf python profile" ;;
+	native | python) echo "util target elf" ;;
+	sampler) echo "util target elf native python profile" ;;
 	profile) echo "util" ;;
 	formats) echo "util profile" ;;
-	cli) echo "util target elf python sampler profile formats" ;;
+	store) echo "util profile formats" ;;
+	cli) echo "util target elf native python sampler profile formats store" ;;
 	*) echo "" ;;
 	esac
 }

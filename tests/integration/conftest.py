@@ -9,16 +9,22 @@ import glob
 import json
 import math
 import os
+import re
+import shutil
 import signal
 import subprocess
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORKLOADS = os.path.join(ROOT, "tests", "workloads")
 SPYGLASS = os.environ.get("SPYGLASS", os.path.join(ROOT, "build", "spyglass"))
+CONSUMERS = os.path.join(ROOT, "tests", "consumers")
+CHROMIUM = "/usr/bin/chromium"
+SVG = "{http://www.w3.org/2000/svg}"
 SUPPORTED = ["2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
 TIMEOUT = 60
 
@@ -137,6 +143,31 @@ def record(args, workload=None, wargs=(), python=None, pid=None, timeout=TIMEOUT
     return Run(proc.returncode, stderr, stacks, truth)
 
 
+def run(args, timeout=TIMEOUT, env=None):
+    """Run a command: (status, stdout, stderr), with no sanitizer report."""
+    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout, env=env)
+    stderr = proc.stderr.decode("utf-8", "replace")
+    assert "Sanitizer" not in stderr and "runtime error" not in stderr, stderr
+    return proc.returncode, proc.stdout.decode("utf-8", "replace"), stderr
+
+
+def record_pprof(tmp_path, python, workload, seconds, *args, **kw):
+    """Record workload (its arguments: seconds, then kw["wargs"]) into a pprof
+    file at kw["rate"] Hz (default 250), named kw["name"] (default the
+    workload's) in tmp_path; (path, truth)."""
+    out = str(tmp_path / (kw.get("name", workload) + ".pb.gz"))
+    truth_path = out + ".truth.json"
+    env = dict(os.environ, SPYGLASS_TRUTH=truth_path)
+    wargs = [str(seconds)] + [str(a) for a in kw.get("wargs", ())]
+    status, _, stderr = run([SPYGLASS, "record", "-r", str(kw.get("rate", 250)), "-o", out] +
+                            list(args) + ["--", python, os.path.join(WORKLOADS, workload)] + wargs,
+                            timeout=TIMEOUT + 30, env=env)
+    assert status == 0, stderr
+    with open(truth_path) as f:
+        return out, json.load(f)
+
+
 def start(python, workload, *wargs, **kw):
     """Start a workload directly (to attach to it); it writes its truth to kw['truth']."""
     env = dict(os.environ)
@@ -152,3 +183,41 @@ def stop(proc):
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
+
+
+# Flame graphs in headless Chromium (tests/consumers/flamegraph.mjs).
+
+def need_browser():
+    if not shutil.which("node"):
+        pytest.skip("node not found (tools/install-deps.sh installs nodejs)")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("%s not found (tools/install-deps.sh installs chromium)" % CHROMIUM)
+    if not os.path.isdir(os.path.join(CONSUMERS, "node_modules", "playwright-core")):
+        pytest.skip("playwright-core not installed in tests/consumers (run tools/install-deps.sh)")
+
+
+def svg_frames(path):
+    """(x, w, depth, name) of every box in the SVG, its root attributes and
+    each box's rect, by (x, depth)."""
+    doc = ET.parse(path).getroot()
+    frames, rects = [], {}
+    for g in doc.find(SVG + "g[@id='frames']"):
+        key = (int(g.get("data-x")), int(g.get("data-w")), int(g.get("data-d")))
+        frames.append(key + (g.find(SVG + "title").text.split("\n")[0],))
+        rects[(key[0], key[2])] = g.find(SVG + "rect")
+    return sorted(frames), doc, rects
+
+
+def fill(rect):
+    return tuple(int(c) for c in re.match(r"rgb\((\d+),(\d+),(\d+)\)$", rect.get("fill")).groups())
+
+
+def run_browser(spec, tmp_path):
+    path = str(tmp_path / "spec.json")
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    proc = subprocess.run(["node", os.path.join(CONSUMERS, "flamegraph.mjs"), path],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT,
+                          cwd=CONSUMERS)
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+    return json.loads(proc.stdout.decode().strip().split("\n")[-1])

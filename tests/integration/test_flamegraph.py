@@ -2,35 +2,21 @@
 """The flamegraph format (an interactive SVG), checked against the collapsed
 output of the same run and driven in headless Chromium by
 tests/consumers/flamegraph.mjs (hover, zoom, reset, search, screenshot)."""
-import json
 import os
 import re
-import shutil
 import subprocess
-import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import DEBIAN, ROOT, SPYGLASS, TIMEOUT, record
+from conftest import (DEBIAN, ROOT, SPYGLASS, SVG, TIMEOUT, fill, need_browser, record,
+                      run_browser, svg_frames)
 
-CONSUMERS = os.path.join(ROOT, "tests", "consumers")
-CHROMIUM = "/usr/bin/chromium"
 MIN_SHARE = 1000  # flamegraph.c omits frames under 1/MIN_SHARE of the samples
-SVG = "{http://www.w3.org/2000/svg}"
 
 
 def need_python():
     if not DEBIAN:
         pytest.skip("Debian's /usr/bin/python3 not found")
-
-
-def need_browser():
-    if not shutil.which("node"):
-        pytest.skip("node not found (tools/install-deps.sh installs nodejs)")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip("%s not found (tools/install-deps.sh installs chromium)" % CHROMIUM)
-    if not os.path.isdir(os.path.join(CONSUMERS, "node_modules", "playwright-core")):
-        pytest.skip("playwright-core not installed in tests/consumers (run tools/install-deps.sh)")
 
 
 def spyglass(*args):
@@ -86,22 +72,6 @@ def expected_search(stacks, regex, total):
     matched = sum(n for stack, n in stacks.items()
                   if any(stack[:i] in hits for i in range(1, len(stack) + 1)))
     return hits, 100.0 * matched / total
-
-
-def svg_frames(path):
-    """(x, w, depth, name) of every box in the SVG, its root attributes and
-    each box's rect, by (x, depth)."""
-    doc = ET.parse(path).getroot()
-    frames, rects = [], {}
-    for g in doc.find(SVG + "g[@id='frames']"):
-        key = (int(g.get("data-x")), int(g.get("data-w")), int(g.get("data-d")))
-        frames.append(key + (g.find(SVG + "title").text.split("\n")[0],))
-        rects[(key[0], key[2])] = g.find(SVG + "rect")
-    return sorted(frames), doc, rects
-
-
-def fill(rect):
-    return tuple(int(c) for c in re.match(r"rgb\((\d+),(\d+),(\d+)\)$", rect.get("fill")).groups())
 
 
 @pytest.fixture(scope="module")
@@ -210,14 +180,3 @@ def test_record_wall_in_browser(wall_svg, tmp_path):
                  "total": int(doc.get("data-total")),
                  "hover": {"x": sleeper[0], "d": sleeper[2], "name": sleeper[3],
                            "count": sleeper[1]}}, tmp_path)
-
-
-def run_browser(spec, tmp_path):
-    path = str(tmp_path / "spec.json")
-    with open(path, "w") as f:
-        json.dump(spec, f)
-    proc = subprocess.run(["node", os.path.join(CONSUMERS, "flamegraph.mjs"), path],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT,
-                          cwd=CONSUMERS)
-    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
-    return json.loads(proc.stdout.decode().strip().split("\n")[-1])

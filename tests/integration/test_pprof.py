@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from conftest import DEBIAN, INTERPRETERS, ROOT, SPYGLASS, TIMEOUT, WORKLOADS, parse_folded
+from pbwire import read_profile
 
 GO = shutil.which("go")
 GO_PROFILE = os.path.join(ROOT, "tests", "fuzz", "corpus", "pprof", "go_cpu.pb.gz")
@@ -189,6 +190,72 @@ def test_convert_round_trip(tmp_path):
     status, _, stderr = run([SPYGLASS, "convert", str(pb), "-o", str(tmp_path / "b.pprof")])
     assert status == 0, stderr
     assert convert(tmp_path / "b.pprof", tmp_path / "b.folded") == stacks
+
+
+@needs_python
+def test_convert_from_collapsed_invents_nothing(tmp_path):
+    """A collapsed file says how many samples, not how they were taken: its
+    pprof has counts only, mode unknown, unless --rate gives the period."""
+    folded = tmp_path / "wall.folded"
+    status, _, stderr = run([SPYGLASS, "record", "-r", "200", "--mode", "wall", "-o",
+                             str(folded), "--", PYTHON, os.path.join(WORKLOADS, "threads.py"),
+                             "1"])
+    assert status == 0, stderr
+    with open(str(folded)) as f:
+        total = sum(parse_folded(f.read()).values())
+    assert total > 0
+    pb = tmp_path / "wall.pb.gz"
+    status, _, stderr = run([SPYGLASS, "convert", str(folded), "-o", str(pb)])
+    assert status == 0, stderr
+    prof = read_profile(pb)
+    assert prof["sample_type"] == [("samples", "count")]
+    assert prof["period"] == 0 and prof["period_type"] is None
+    assert prof["comments"]["spyglass.mode"] == "unknown"
+    assert prof["comments"]["spyglass.rate_asked_hz"] == "0"
+    assert int(prof["comments"]["spyglass.samples"]) == total
+    assert sum(values[0] for values, _, _ in prof["samples"]) == total
+    # The unknown mode survives a round trip, and formats that print it say so.
+    trace = tmp_path / "wall.trace.json"
+    status, _, stderr = run([SPYGLASS, "convert", str(pb), "-o", str(trace)])
+    assert status == 0, stderr
+    with open(str(trace)) as f:
+        assert '"mode":"unknown"' in f.read()
+    # --rate: each sample stands for a period.
+    rated = tmp_path / "rated.pb.gz"
+    status, _, stderr = run([SPYGLASS, "convert", "--rate", "250", str(folded), "-o", str(rated)])
+    assert status == 0, stderr
+    prof = read_profile(rated)
+    assert prof["sample_type"] == [("samples", "count"), ("time", "nanoseconds")]
+    assert prof["period_type"] == ("time", "nanoseconds") and prof["period"] == 4000000
+    assert prof["comments"]["spyglass.rate_asked_hz"] == "250"
+    assert all(values[1] == values[0] * 4000000 for values, _, _ in prof["samples"])
+    assert sum(values[0] for values, _, _ in prof["samples"]) == total
+    # A file that gives its rate keeps it.
+    status, _, stderr = run([SPYGLASS, "convert", "--rate", "100", str(rated), "-o",
+                             str(tmp_path / "again.pb.gz")])
+    assert_one_line_error(status, stderr)
+    assert "--rate" in stderr
+
+
+@needs_python
+def test_pprof_to_pprof_keeps_run_times(tmp_path):
+    """Each run's start and end come back exactly as recorded (not as start
+    plus the run's nanoseconds, which loses the sampling jitter)."""
+    pb, _ = record(tmp_path, ["--mode", "wall", "--threads"], "threads.py", 1)
+    again = tmp_path / "again.pb.gz"
+    status, _, stderr = run([SPYGLASS, "convert", str(pb), "-o", str(again)])
+    assert status == 0, stderr
+    before, after = read_profile(pb), read_profile(again)
+
+    def runs(prof):
+        return [(labels.get("tid"), labels["start"], labels["end"], values[0])
+                for values, labels, _ in prof["samples"]]
+
+    # Jitter moves samples off their ticks, so some ends are not start + ns:
+    # what a reader that derived the end would have got wrong.
+    assert any(labels["end"] != labels["start"] + values[1]
+               for values, labels, _ in before["samples"])
+    assert sorted(runs(after)) == sorted(runs(before))
 
 
 @needs_go

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from conftest import (SPYGLASS, WORKLOADS, frame_name, parse_folded, record, start, stop,
-                      tolerance)
+from conftest import (SPYGLASS, WORKLOADS, _version_of, frame_name, parse_folded, record, start,
+                      stop, tolerance)
 
 RATE = "250"
 
@@ -46,7 +46,12 @@ def test_churn_not_biased(python):
     names = ("churn", "steady")
     cpu = run.truth["cpu"]
     assert_share(run, "churn", names, cpu["churn"] / (cpu["churn"] + cpu["steady"]))
-    assert dropped(run) <= 0.01 * run.total + 2, run.stderr
+    # 2.7's innermost frame is checked again after it is read (pywalk.c,
+    # recheck_leaf: a dead frame there once showed impossible stacks), and a
+    # frame that returned and was reused meanwhile tears the walk: 9 of 504
+    # samples dropped once at 250 Hz under ASan, against 0-2 before the check.
+    allowed = 0.03 if _version_of(python) == "2.7" else 0.01
+    assert dropped(run) <= allowed * run.total + 2, run.stderr
 
 
 def test_sleep_burn_cpu_mode(python):
@@ -79,7 +84,7 @@ def test_deep_stacks(python, depth):
     assert sum(frame_name(f) == "descend" for f in deepest) >= depth
     names = [frame_name(f) for f in deepest]
     assert "leaf" in names and names.index("leaf") > max(i for i, n in enumerate(names) if n == "descend")
-    assert "dropped: 0 " in run.stderr or "too deep 0" in run.stderr, run.stderr
+    assert "truncated: 0\n" in run.stderr, run.stderr
 
 
 def thread_roots(run):

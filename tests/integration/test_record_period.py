@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: MIT
+"""record --period: a file per window, written while the run goes on."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+from conftest import SPYGLASS, WORKLOADS, DEBIAN, parse_folded, frame_name
+from pbwire import read_profile
+
+PYTHON = DEBIAN or sys.executable
+
+
+def functions(path):
+    """Samples per function name (anywhere on the stack) of one profile."""
+    out = subprocess.run([SPYGLASS, "convert", str(path), "-f", "collapsed", "-o", "-"],
+                         stdout=subprocess.PIPE, check=True, timeout=30).stdout.decode()
+    counts = {}
+    for stack, n in parse_folded(out).items():
+        for name in set(frame_name(f) for f in stack):
+            counts[name] = counts.get(name, 0) + n
+    return counts
+
+
+def test_period_cuts_back_to_back_windows(tmp_path):
+    truth = tmp_path / "truth.json"
+    out = tmp_path / "out.pb.gz"
+    env = dict(os.environ, SPYGLASS_TRUTH=str(truth))
+    proc = subprocess.run([SPYGLASS, "record", "--period", "1", "-r", "100", "-o", str(out), "--",
+                           PYTHON, os.path.join(WORKLOADS, "phases.py"), "4"],
+                          stderr=subprocess.PIPE, env=env, timeout=60)
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 0, stderr
+    assert "Sanitizer" not in stderr and "runtime error" not in stderr, stderr
+    files = sorted(tmp_path.glob("out.*.pb.gz"))
+    # Numbered from 1 without gaps; 4 s of run in 1 s windows: 4 or 5 (the
+    # start-up and the exit fall where they fall).
+    assert [f.name for f in files] == ["out.%04d.pb.gz" % (i + 1) for i in range(len(files))]
+    assert 4 <= len(files) <= 5, stderr
+    assert not out.exists()
+    assert "wrote %d files of 1 s, %s to %s" % (len(files), files[0], files[-1]) in stderr
+    profiles = [read_profile(f) for f in files]
+    # Back to back on the run's grid: every window but the last lasts 1 s.
+    for a, b in zip(profiles, profiles[1:]):
+        assert a["duration_nanos"] == 10**9
+        assert a["time_nanos"] + a["duration_nanos"] == b["time_nanos"]
+    total = sum(int(p["comments"]["spyglass.samples"]) for p in profiles)
+    assert re.search(r"samples: %d over" % total, stderr), stderr
+    switch = json.loads(truth.read_text())["switch_unix"] * 1e9
+    # A window that ends before the switch holds none of `after`, one that
+    # starts after it none of `before` (50 ms of slack: five periods, for a
+    # tick taken late on a loaded machine).
+    slack = 50e6
+    whole = 0
+    for path, p in zip(files, profiles):
+        names = functions(path)
+        start, end = p["time_nanos"], p["time_nanos"] + p["duration_nanos"]
+        if end < switch - slack:
+            assert "after" not in names, (path, names)
+        if start > switch + slack:
+            assert "before" not in names, (path, names)
+        if p["duration_nanos"] == 10**9 and (end < switch - slack or start > switch + slack):
+            whole += 1
+            # A full second at 100 Hz is ~100 samples; 30 allow a loaded machine.
+            assert names.get("before", 0) + names.get("after", 0) >= 30, (path, names)
+    assert whole >= 2
+
+
+def test_period_needs_a_file(tmp_path):
+    proc = subprocess.run([SPYGLASS, "record", "--period", "1", "-o", "-", "--", PYTHON, "-c", "1"],
+                          stderr=subprocess.PIPE, timeout=30)
+    lines = proc.stderr.decode().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("spyglass: --period")
+    proc = subprocess.run([SPYGLASS, "record", "--period", "0", "-o", "x", "--", PYTHON, "-c", "1"],
+                          stderr=subprocess.PIPE, timeout=30)
+    assert proc.returncode == 2, proc.stderr
