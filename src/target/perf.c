@@ -538,6 +538,16 @@ int sg_perf_open(pid_t pid, const struct sg_perf_opts *opts, struct sg_perf **ou
 		return err;
 	}
 	err = open_first(perf, pid, kernel, &sys_errno);
+	if (err == SG_EIO && sys_errno == ESRCH) {
+		/* The main thread has exited (a zombie leader cannot take
+		 * events) while others run on: start from one of those, and
+		 * sg_perf_track below covers the rest. */
+		pid_t tid;
+
+		close_all(perf);
+		if (sg_proc_live_task(pid, &tid) == 0 && tid != pid)
+			err = open_first(perf, tid, kernel, &sys_errno);
+	}
 	if (err == SG_ENOMEM ||
 	    (err && (sys_errno == EMFILE || sys_errno == ENFILE || sys_errno == ENOMEM))) {
 		snprintf(why, whylen,
