@@ -67,10 +67,16 @@ def test_churn_keeps_only_possible_stacks(python):
     # checked exactly: no impossible stack at all. Before, frames are heap
     # objects reused across calls and threads; since the innermost frame is
     # read again after it on 2.7 (pywalk.c, recheck_leaf), 2.7 showed 1 in
-    # 43,000 samples, where 8-45 in 10,000 were before; 3.6-3.10, whose
+    # 43,000 samples, where 8-45 in 10,000 were before, and a loaded CI
+    # machine 5 in 34,000: allow 2, and 2 in 10,000 more. 3.6-3.10, whose
     # frames say when their call ended, none in 130,000 without it: allow
     # 1, and 1 in 10,000 more.
-    allowed = 0 if version_of(python) >= (3, 11) else 1 + run.total // 10000
+    if version_of(python) >= (3, 11):
+        allowed = 0
+    elif version_of(python) < (3,):
+        allowed = 2 + 2 * run.total // 10000
+    else:
+        allowed = 1 + run.total // 10000
     assert sum(why.values()) <= allowed, "%d of %d samples impossible: %s, e.g. %s\n%s" % (
         sum(why.values()), run.total, why.most_common(5), [b[2] for b in bad[:2]], run.stderr)
 
