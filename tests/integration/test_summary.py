@@ -75,8 +75,10 @@ def test_summary_intervals_stay_in_range(python):
     """11.7: the summary printed 66.67 +/- 53.34 (beyond 100) and 100.00 +/-
     0.00 for one sample. Every interval now lies in [0, 100], has nonzero
     width and holds its share."""
-    # About 3 samples: a rate of 2 Hz for 1.5 s.
-    run = record(["-r", "2", "-d", "1.5"], "cpu_split.py", [30], python)
+    # About 3 samples: a rate of 2 Hz for 1.5 s, by the timer (the CPU
+    # clock needs 0.5 s of one thread's CPU per sample, which a loaded
+    # machine may not give in 1.5 s).
+    run = record(["-r", "2", "-d", "1.5", "--clock", "timer"], "cpu_split.py", [30], python)
     assert run.status == 0, run.stderr
     header, rows = summary_rows(run.stderr)
     assert rows, run.stderr
