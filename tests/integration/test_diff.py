@@ -165,13 +165,15 @@ def test_json_carries_every_figure_and_text_agrees(runs):
     # The text table shows the same figures, rounded, and marks the same.
     text = diff(base, variant)
     assert "Holm over %d figures" % doc["test"]["figures"] in text
-    lines = {}
+    lines, printed_rows = {}, 0
     for line in text.splitlines():
         m = re.match(r"^(( *[0-9.]+){2} +[-+][0-9.]+ +[-+][0-9.]+,[-+][0-9.]+ [* ]){2} +(.*)$",
                      line)
         if m:
             lines[m.group(3)] = line
-    assert len(lines) == 20, text
+            printed_rows += 1
+    # One line per row (fewer than 20 when start-up hit few functions).
+    assert printed_rows == len(doc["rows"]), text
     checked = set()
     for r in doc["rows"]:
         if r["key"] not in lines:
