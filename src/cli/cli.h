@@ -231,6 +231,8 @@ int sg_cli_target_option(struct sg_cli_target *t, int c, const char *arg);
 int sg_cli_target_finish(struct sg_cli_target *t, int argc, char **argv);
 /* getopt_long's '?': one line naming the option, SG_EXIT_USAGE. */
 int sg_cli_bad_option(const char *command, char **argv);
+/* --pid's value into *pid: 0, or SG_EXIT_USAGE with its line printed. */
+int sg_cli_parse_pid(const char *arg, pid_t *pid);
 
 /* Start t's command if it has one (t->pid then names it), setting
  * sampler.launched. 0, or SG_EXIT_FAIL after one line. */

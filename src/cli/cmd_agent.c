@@ -284,15 +284,13 @@ static int parse_args(int argc, char **argv, struct agent_opts *o)
 	while ((c = getopt_long(argc, argv, "p:r:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (sg_cli_parse_double(optarg, 1, 4194304, &v) || v != floor(v)) {
-				sg_cli_error("--pid: expected a process id, got '%s'", optarg);
-				return SG_EXIT_USAGE;
-			}
 			if (o->npids == MAX_PIDS) {
 				sg_cli_error("--pid: at most %d (use --match for more)", MAX_PIDS);
 				return SG_EXIT_USAGE;
 			}
-			o->pids[o->npids++] = (pid_t)v;
+			if (sg_cli_parse_pid(optarg, &o->pids[o->npids]))
+				return SG_EXIT_USAGE;
+			o->npids++;
 			break;
 		case OPT_MATCH:
 			o->match = optarg;
@@ -391,15 +389,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o)
 			fputs(help, stdout);
 			return -1;
 		default:
-			if (optopt && optopt < 256)
-				sg_cli_error("unknown option '-%c' (see spyglass agent --help)",
-				             optopt);
-			else
-				sg_cli_error(
-				    "unknown or incomplete option '%s' (see spyglass agent "
-				    "--help)",
-				    argv[optind - 1]);
-			return SG_EXIT_USAGE;
+			return sg_cli_bad_option("agent", argv);
 		}
 	}
 	if (optind < argc) {

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,7 +46,6 @@ static const char help[] =
 
 static int parse_args(int argc, char **argv, struct dump_opts *o)
 {
-	double v;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -56,11 +54,8 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
 	while ((c = getopt_long(argc, argv, "p:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (sg_cli_parse_double(optarg, 1, 4194304, &v) || v != floor(v)) {
-				sg_cli_error("--pid: expected a process id, got '%s'", optarg);
+			if (sg_cli_parse_pid(optarg, &o->pid))
 				return SG_EXIT_USAGE;
-			}
-			o->pid = (pid_t)v;
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -79,14 +74,7 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
 			return -1;
 		case '?':
 		default:
-			if (optopt && optopt < 256)
-				sg_cli_error("unknown option '-%c' (see spyglass dump --help)",
-				             optopt);
-			else
-				sg_cli_error("unknown or incomplete option '%s' (see spyglass dump "
-				             "--help)",
-				             argv[optind - 1]);
-			return SG_EXIT_USAGE;
+			return sg_cli_bad_option("dump", argv);
 		}
 	}
 	if (optind < argc) {

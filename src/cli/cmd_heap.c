@@ -86,11 +86,8 @@ static int parse_args(int argc, char **argv, struct heap_opts *o)
 	while ((c = getopt_long(argc, argv, "p:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (sg_cli_parse_double(optarg, 1, 4194304, &v) || v != floor(v)) {
-				sg_cli_error("--pid: expected a process id, got '%s'", optarg);
+			if (sg_cli_parse_pid(optarg, &o->pid))
 				return SG_EXIT_USAGE;
-			}
-			o->pid = (pid_t)v;
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -135,14 +132,7 @@ static int parse_args(int argc, char **argv, struct heap_opts *o)
 			return -1;
 		case '?':
 		default:
-			if (optopt && optopt < 256)
-				sg_cli_error("unknown option '-%c' (see spyglass heap --help)",
-				             optopt);
-			else
-				sg_cli_error("unknown or incomplete option '%s' (see spyglass heap "
-				             "--help)",
-				             argv[optind - 1]);
-			return SG_EXIT_USAGE;
+			return sg_cli_bad_option("heap", argv);
 		}
 	}
 	if (optind < argc) {

@@ -49,12 +49,7 @@ int sg_cli_target_option(struct sg_cli_target *t, int c, const char *arg)
 		t->sampler.rate_hz = v;
 		return 1;
 	case 'p':
-		if (sg_cli_parse_double(arg, 1, 4194304, &v) || v != floor(v)) {
-			sg_cli_error("--pid: expected a process id, got '%s'", arg);
-			return SG_EXIT_USAGE;
-		}
-		t->pid = (pid_t)v;
-		return 1;
+		return sg_cli_parse_pid(arg, &t->pid) ? SG_EXIT_USAGE : 1;
 	case SG_CLI_OPT_MODE:
 		if (strcmp(arg, "cpu") == 0) {
 			t->sampler.mode = SG_MODE_CPU;
@@ -74,6 +69,19 @@ int sg_cli_target_option(struct sg_cli_target *t, int c, const char *arg)
 	default:
 		return 0;
 	}
+}
+
+int sg_cli_parse_pid(const char *arg, pid_t *pid)
+{
+	double v;
+
+	/* 2^22: the largest pid_max Linux allows. */
+	if (sg_cli_parse_double(arg, 1, 4194304, &v) || v != floor(v)) {
+		sg_cli_error("--pid: expected a process id, got '%s'", arg);
+		return SG_EXIT_USAGE;
+	}
+	*pid = (pid_t)v;
+	return 0;
 }
 
 int sg_cli_bad_option(const char *command, char **argv)
