@@ -33,8 +33,8 @@ int sg_pyperf_new(double rate_hz, struct sg_pyperf **out)
 	if (!pc)
 		return SG_ENOMEM;
 	/* No native stack: the Python stack is read from the process itself. */
-	pc->opts =
-	    (struct sg_perf_opts){.rate_hz = rate_hz, .no_callchain = true, .wake_each = true};
+	pc->opts = (struct sg_perf_opts){
+	    .rate_hz = rate_hz, .no_callchain = true, .wake_each = true, .dither = true};
 	return 0;
 }
 

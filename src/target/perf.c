@@ -50,7 +50,11 @@ struct sg_perf {
 	/* Off-CPU: the context-switches event sampled at every switch-out,
 	 * when cs is set; cs_ids holds its events' ids + 1. */
 	struct perf_event_attr cs_attr;
-	bool cs, on_exec;
+	bool cs, on_exec, dither;
+	uint64_t period, rng; /* with dither: the mean period, xorshift64 */
+	/* With dither, (tid * ncpus + ring) + 1: that thread's event on that
+	 * CPU, whose period its samples there redraw. */
+	struct sg_u64map thread_fds;
 	struct sg_u64map cs_ids;
 	char offcpu_note[256];
 	int *cpus;
@@ -341,6 +345,58 @@ static int open_cs(struct sg_perf *perf, pid_t tid, struct ring *r)
 	return sg_u64map_put(&perf->cs_ids, id + 1, 1);
 }
 
+/* With dither: the next period, uniform in [period / 2, period * 3 / 2). */
+static uint64_t next_period(struct sg_perf *perf)
+{
+	uint64_t half = perf->period / 2 ? perf->period / 2 : 1;
+
+	perf->rng ^= perf->rng << 13;
+	perf->rng ^= perf->rng >> 7;
+	perf->rng ^= perf->rng << 17;
+	return half + perf->rng % (2 * half);
+}
+
+/* Whether tid has events, opened or inherited (an ended thread's entry is
+ * 0). */
+static bool covered(const struct sg_perf *perf, pid_t tid)
+{
+	uint64_t v;
+
+	return sg_u64map_get(&perf->covered, (uint64_t)tid + 1, &v) && v;
+}
+
+static uint64_t thread_key(const struct sg_perf *perf, pid_t tid, size_t ring)
+{
+	return (uint64_t)tid * perf->ncpus + ring + 1;
+}
+
+/* With dither: tid has ended; close its events but those that own a
+ * buffer (others write there, and the reader polls them). */
+static void close_thread(struct sg_perf *perf, pid_t tid)
+{
+	uint64_t fd;
+
+	if (!covered(perf, tid))
+		return;
+	for (size_t i = 0; i < perf->ncpus; i++) {
+		/* Replacing a value needs no memory: the puts cannot fail. */
+		if (!sg_u64map_get(&perf->thread_fds, thread_key(perf, tid, i), &fd) || !fd)
+			continue;
+		sg_u64map_put(&perf->thread_fds, thread_key(perf, tid, i), 0);
+		if ((int)fd - 1 == perf->rings[i].fd)
+			continue;
+		for (size_t k = 0; k < perf->nfds; k++)
+			if (perf->fds[k] == (int)fd - 1) {
+				perf->fds[k] = perf->fds[--perf->nfds];
+				close((int)fd - 1);
+				break;
+			}
+	}
+	/* Uncovered, should the tid be given to a new thread of ours. */
+	sg_u64map_put(&perf->covered, (uint64_t)tid + 1, 0);
+	perf->nthreads--;
+}
+
 /* Events on every CPU for tid. Returns 0, SG_ENOMEM, or SG_EIO with the
  * system's errno in *sys_errno. */
 static int open_thread(struct sg_perf *perf, pid_t tid, int *sys_errno)
@@ -348,16 +404,21 @@ static int open_thread(struct sg_perf *perf, pid_t tid, int *sys_errno)
 	if (perf->nthreads >= MAX_THREADS)
 		return 0;
 	for (size_t i = 0; i < perf->ncpus; i++) {
-		int fd =
-		    (int)perf_event_open(&perf->attr, tid, perf->cpus[i], -1, PERF_FLAG_FD_CLOEXEC);
 		struct ring *r = &perf->rings[i];
-		int err;
+		int fd, err;
 
+		if (perf->dither)
+			perf->attr.sample_period = next_period(perf);
+		fd =
+		    (int)perf_event_open(&perf->attr, tid, perf->cpus[i], -1, PERF_FLAG_FD_CLOEXEC);
 		if (fd < 0) {
 			*sys_errno = errno;
 			return SG_EIO;
 		}
 		if (add_fd(perf, fd))
+			return SG_ENOMEM;
+		if (perf->dither &&
+		    sg_u64map_put(&perf->thread_fds, thread_key(perf, tid, i), (uint64_t)fd + 1))
 			return SG_ENOMEM;
 		if (r->meta) {
 			err = ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, r->fd) ? SG_EIO : 0;
@@ -394,7 +455,7 @@ int sg_perf_track(struct sg_perf *perf)
 	if (err)
 		return err == SG_ENOMEM ? err : 0;
 	for (size_t i = 0; i < n && err != SG_ENOMEM; i++)
-		if (!sg_u64map_get(&perf->covered, (uint64_t)tids[i] + 1, NULL))
+		if (!covered(perf, tids[i]))
 			/* A thread that ended meanwhile cannot be opened: fine. */
 			err = open_thread(perf, tids[i], &(int){0});
 	free(tids);
@@ -437,6 +498,7 @@ static void close_all(struct sg_perf *perf)
 	}
 	sg_u64map_release(&perf->covered);
 	sg_u64map_release(&perf->cs_ids);
+	sg_u64map_release(&perf->thread_fds);
 	perf->nthreads = 0;
 }
 
@@ -472,6 +534,7 @@ int sg_perf_open(pid_t pid, const struct sg_perf_opts *opts, struct sg_perf **ou
 {
 	struct sg_perf *perf = calloc(1, sizeof(*perf));
 	struct perf_event_attr *a;
+	struct timespec seed;
 	int err, sys_errno = 0;
 
 	*out = NULL;
@@ -480,6 +543,7 @@ int sg_perf_open(pid_t pid, const struct sg_perf_opts *opts, struct sg_perf **ou
 	perf->pid = pid;
 	sg_u64map_init(&perf->covered);
 	sg_u64map_init(&perf->cs_ids);
+	sg_u64map_init(&perf->thread_fds);
 	a = &perf->attr;
 	a->size = sizeof(*a);
 	a->type = PERF_TYPE_SOFTWARE;
@@ -497,7 +561,12 @@ int sg_perf_open(pid_t pid, const struct sg_perf_opts *opts, struct sg_perf **ou
 		a->sample_stack_user = opts->stack_bytes;
 	}
 	a->disabled = 1;
-	a->inherit = 1;
+	perf->dither = opts->dither && !opts->on_exec;
+	perf->period = a->sample_period;
+	clock_gettime(CLOCK_MONOTONIC, &seed);
+	perf->rng =
+	    ((uint64_t)seed.tv_nsec ^ (uint64_t)seed.tv_sec << 30 ^ (uint64_t)pid << 40) | 1;
+	a->inherit = !perf->dither;
 	a->mmap = 1;
 	a->mmap2 = 1;
 	a->comm = 1;
@@ -671,6 +740,30 @@ static int collect(struct sg_perf *perf, size_t i, uint64_t head, uint64_t *tail
 	return 0;
 }
 
+/* A new thread or process: inherit covers it, or (with dither, a thread
+ * of ours) it gets events of its own now. */
+static int followed_fork(struct sg_perf *perf, const struct sg_perf_record *rec)
+{
+	int sys_errno;
+
+	if (!perf->dither)
+		return sg_u64map_put(&perf->covered, (uint64_t)rec->tid + 1, 1);
+	if (rec->pid != (uint32_t)perf->pid || covered(perf, (pid_t)rec->tid))
+		return 0;
+	/* One that ended already cannot be opened: fine. */
+	return open_thread(perf, (pid_t)rec->tid, &sys_errno) == SG_ENOMEM ? SG_ENOMEM : 0;
+}
+
+static void redraw_period(struct sg_perf *perf, const struct sg_perf_record *rec, size_t ring)
+{
+	uint64_t fd, period = next_period(perf);
+
+	/* It restarts the count now: the CPU used since the sample is not
+	 * counted, a random span like the period itself. */
+	if (sg_u64map_get(&perf->thread_fds, thread_key(perf, (pid_t)rec->tid, ring), &fd) && fd)
+		ioctl((int)fd - 1, PERF_EVENT_IOC_PERIOD, &period);
+}
+
 static int by_time(const void *a, const void *b)
 {
 	const struct pending *x = a, *y = b;
@@ -724,9 +817,13 @@ int sg_perf_read(struct sg_perf *perf, sg_perf_fn fn, void *ctx)
 
 		if (rec->type == PERF_RECORD_LOST || rec->type == PERF_RECORD_LOST_SAMPLES)
 			perf->lost += rec->lost.lost;
-		else if (rec->type == PERF_RECORD_FORK &&
-		         sg_u64map_put(&perf->covered, (uint64_t)rec->tid + 1, 1))
-			err = SG_ENOMEM;
+		else if (rec->type == PERF_RECORD_FORK)
+			err = followed_fork(perf, rec);
+		else if (rec->type == PERF_RECORD_EXIT && perf->dither &&
+		         rec->pid == (uint32_t)perf->pid)
+			close_thread(perf, (pid_t)rec->tid);
+		else if (rec->type == PERF_RECORD_SAMPLE && perf->dither)
+			redraw_period(perf, rec, perf->pend[k].ring);
 		else if (rec->type == PERF_RECORD_SAMPLE && perf->cs_ids.len)
 			rec->sample.switch_out = sg_u64map_get(&perf->cs_ids, rec->id + 1, NULL);
 		if (!err)

@@ -47,6 +47,15 @@ struct sg_perf_opts {
 	 * child it will have is covered by inherit and sg_perf_track does
 	 * nothing. */
 	bool on_exec;
+	/* Draw each thread's next period anew after each of its samples,
+	 * uniformly within half a period either side of 1/rate_hz: a fixed
+	 * period locks onto a program whose work repeats in a multiple of it
+	 * (slices of 10, 6 and 4 ms sampled every 10 ms of CPU hit the same
+	 * two places forever). The kernel cannot change an inherited event's
+	 * period, so every thread gets events of its own, opened as its
+	 * FORK record is read and closed at its EXIT record; none inherit.
+	 * Not with on_exec. */
+	bool dither;
 };
 
 /* What one record holds. Pointers are borrowed: they point into the ring
