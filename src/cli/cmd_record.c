@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -29,7 +30,8 @@
 #define SHORT_LIVED_HINT 10
 
 struct record_opts {
-	double period_s; /* --period: a file per window, 0 for one file */
+	double period_s;  /* --period: a file per window, 0 for one file */
+	bool native_only; /* --native-only: perf_events, even on CPython */
 	const char *output;
 	const char *format;
 	struct sg_write_opts render;
@@ -51,6 +53,7 @@ enum {
 	OPT_UNWIND,
 	OPT_CLOCK,
 	OPT_MEMORY,
+	OPT_NATIVE_ONLY,
 };
 
 static const struct option options[] = {
@@ -64,6 +67,7 @@ static const struct option options[] = {
     {"clock", required_argument, NULL, OPT_CLOCK},
     {"period", required_argument, NULL, OPT_PERIOD},
     {"memory", no_argument, NULL, OPT_MEMORY},
+    {"native-only", no_argument, NULL, OPT_NATIVE_ONLY},
     SG_CLI_RENDER_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, SG_CLI_OPT_VERSION},
@@ -100,6 +104,9 @@ static const char help[] =
     "                        both ends and '[K frames omitted]' between them\n"
     "      --unwind auto|fp|dwarf  native stacks by frame pointers, by DWARF CFI\n"
     "                        over a copy of the stack, or per binary (default auto)\n"
+    "      --native-only     sample through perf_events even a CPython, as perf\n"
+    "                        does: its C frames, and with -X perf (3.12+) its\n"
+    "                        Python functions as JIT frames 'py::NAME:FILE'\n"
     "      --period SECS     a file per SECS of the run, written as it goes on:\n"
     "                        out.pb.gz becomes out.0001.pb.gz, "
     "out.0002.pb.gz...\n"
@@ -187,6 +194,9 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			o->target.sampler.memory = true;
 			o->render.value = SG_VALUE_RSS_GROWTH;
 			break;
+		case OPT_NATIVE_ONLY:
+			o->native_only = true;
+			break;
 		case OPT_PERIOD:
 			if (sg_cli_parse_double(optarg, 0.1, 1e9, &v)) {
 				sg_cli_error("--period: expected seconds, at least 0.1, got '%s'",
@@ -205,6 +215,11 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		default:
 			return sg_cli_bad_option("record", argv);
 		}
+	}
+	if (o->native_only && (o->target.sampler.gil || o->target.sampler.memory)) {
+		sg_cli_error("--native-only samples no Python state: %s needs the Python sampler",
+		             o->target.sampler.gil ? "--gil" : "--memory");
+		return SG_EXIT_USAGE;
 	}
 	if (o->period_s && o->output && strcmp(o->output, "-") == 0) {
 		sg_cli_error("--period writes a file per window: give -o FILE, not -");
@@ -305,10 +320,13 @@ static void write_window(void *ctx, struct sg_profile *p)
 	w->totals.truncated += m->truncated;
 }
 
-/* A native target's lines: what the kernel's sampler gave. */
-static void print_native_summary(const struct sg_meta *m, const struct sg_sampler_stats *st)
+/* A native target's lines: what the kernel's sampler gave, after the
+ * earlier samples of a run handed over to it (sample()). */
+static void print_native_summary(const struct sg_meta *m, const struct sg_sampler_stats *st,
+                                 uint64_t earlier)
 {
-	double per_sample_us = st->ticks ? st->cpu_s * 1e6 / (double)st->ticks : 0;
+	uint64_t n = st->ticks + earlier;
+	double per_sample_us = n ? st->cpu_s * 1e6 / (double)n : 0;
 
 	bool wall = m->mode == SG_MODE_WALL;
 
@@ -363,7 +381,7 @@ static void print_memory(const struct sg_profile *p)
 }
 
 static void print_summary(const struct sg_profile *p, const struct sg_sampler_stats *st,
-                          bool full_filenames, const char *output)
+                          uint64_t earlier, bool full_filenames, const char *output)
 {
 	const struct sg_meta *m = sg_profile_meta_const(p);
 	double per_sample_us = m->samples ? st->cpu_s * 1e6 / (double)m->samples : 0;
@@ -371,7 +389,7 @@ static void print_summary(const struct sg_profile *p, const struct sg_sampler_st
 	if (output)
 		fprintf(stderr, "spyglass: wrote %s\n", output);
 	if (st->native) {
-		print_native_summary(m, st);
+		print_native_summary(m, st, earlier);
 		goto top;
 	}
 	fprintf(stderr, "  samples: %llu over %.2f s (Python %s, %s mode)\n",
@@ -418,19 +436,114 @@ top:
 	}
 }
 
+/* The next part of a run handed from one sampler to the other goes on from
+ * where the last one left it, into the same profile, saying so. What the
+ * parts before it cost and sampled is kept in *cpu_s and *earlier, for the
+ * summary. */
+static void hand_over(struct sg_cli_target *t, const struct sg_profile *p,
+                      const struct sg_sampler_stats *st, const char *then, double *cpu_s,
+                      uint64_t *earlier)
+{
+	if (t->sampler.progress)
+		fputs("\r\033[K", stderr);
+	fprintf(stderr, "spyglass: %s; sampled %s from then on\n", st->end_note, then);
+	*cpu_s += st->cpu_s;
+	*earlier = sg_profile_meta_const(p)->samples;
+	t->sampler.resume = st->began;
+	/* Taken over, or closed when CPython was found: spent. */
+	sg_perfsampler_early_release(&t->early);
+	t->sampler.early = NULL;
+}
+
+/* The summary of a run handed over: its whole length, and spyglass's CPU
+ * in every part. */
+static void whole_run(const struct sg_cli_target *t, struct sg_sampler_stats *stats, double cpu_s)
+{
+	struct timespec now;
+
+	if (!t->sampler.resume.start_ns)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	stats->wall_s =
+	    ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)t->sampler.resume.start_ns) /
+	    1e9;
+	stats->cpu_s += cpu_s;
+}
+
+/* Sample the target into p: as CPython by the Python sampler, otherwise
+ * natively, and a launched program that execs into CPython or out of it
+ * by the one that fits, each from the other's exec on. *earlier: the
+ * samples of the parts before the last. */
+static int sample(struct sg_cli_target *t, struct sg_profile *p, struct sg_sampler_stats *stats,
+                  uint64_t *earlier, char *why, size_t whylen)
+{
+	char native_why[1000];
+	int err = sg_sampler_run(t->pid, &t->sampler, p, stats, &sg_cli_stop, why, whylen);
+	int py_err;
+	size_t len;
+	char ended[sizeof(stats->end_note)];
+	double wall_s, cpu_s = 0;
+
+	/* Not CPython (or not ours to read), and still running: a native
+	 * program, sampled by the kernel from here on, where perf_events are
+	 * allowed (else that is what the one line says). One that ended
+	 * before that: what the kernel recorded since its exec. */
+	if (err == SG_ENOTPY && t->command && t->early.perf && stats->end == SG_END_EXITED) {
+		t->early.reaped = true;
+		t->early.exit_status = stats->exit_status;
+	}
+	if (!((err == SG_ENOTPY || (err == SG_EPERM && !t->command)) && !sg_cli_stop &&
+	      (stats->end == SG_END_NOT_PYTHON || t->early.reaped ||
+	       (!t->command && sg_proc_alive(t->pid) == 0))))
+		return err;
+	py_err = err;
+	len = strlen(why);
+	wall_s = stats->wall_s;
+	memcpy(ended, stats->end_note, sizeof(ended));
+	/* A CPython that exec'd another program: its version is known. */
+	if (sg_profile_meta(p)->python_version[0])
+		hand_over(t, p, stats, "natively", &cpu_s, earlier);
+	for (;;) {
+		err = sg_perfsampler_run(t->pid, &t->sampler, p, stats, &sg_cli_stop, native_why,
+		                         sizeof(native_why));
+		/* Neither way in: say what each would need, on one line. */
+		if (py_err == SG_EPERM && err == SG_EPERM)
+			snprintf(why + len, whylen - len, "; %.1000s", native_why);
+		else if (err)
+			snprintf(why, whylen, "%s", native_why);
+		/* How and when it ended was seen before. */
+		if (t->early.reaped) {
+			memcpy(stats->end_note, ended, sizeof(ended));
+			stats->wall_s = wall_s;
+		}
+		if (err || stats->end != SG_END_EXEC_PYTHON)
+			break;
+		hand_over(t, p, stats, "as Python", &cpu_s, earlier);
+		err = sg_sampler_run(t->pid, &t->sampler, p, stats, &sg_cli_stop, why, whylen);
+		if (err != SG_ENOTPY || stats->end != SG_END_NOT_PYTHON || sg_cli_stop)
+			break;
+		hand_over(t, p, stats, "natively", &cpu_s, earlier);
+		py_err = err;
+		len = strlen(why);
+	}
+	whole_run(t, stats, cpu_s);
+	return err;
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct record_opts o;
 	struct sg_sampler_stats stats;
 	const struct sg_format *fmt;
 	struct sg_profile *p;
-	char default_output[64], why[2048], native_why[1000];
+	char default_output[64], why[2048] = "";
 	struct sg_cli_target *t = &o.target;
 	const char *output;
 	int err, status;
 	struct sg_outfile *of;
 	struct windows windows = {0};
 	bool sampled = false;
+	uint64_t earlier = 0;
 
 	status = parse_args(argc, argv, &o);
 	if (status)
@@ -467,39 +580,10 @@ int cmd_record(int argc, char **argv)
 	}
 	if (isatty(STDERR_FILENO))
 		t->sampler.progress = show_progress;
-	t->sampler.native_fallback = true;
-	err = sg_sampler_run(t->pid, &t->sampler, p, &stats, &sg_cli_stop, why, sizeof(why));
-	/* Not CPython (or not ours to read), and still running: a native
-	 * program, sampled by the kernel from here on, where perf_events are
-	 * allowed (else that is what the one line says). */
-	/* One that ended before that, what the kernel recorded since its exec. */
-	if (err == SG_ENOTPY && t->command && t->early.perf && stats.end == SG_END_EXITED) {
-		t->early.reaped = true;
-		t->early.exit_status = stats.exit_status;
-	}
-	if ((err == SG_ENOTPY || (err == SG_EPERM && !t->command)) && !sg_cli_stop &&
-	    (stats.end == SG_END_NOT_PYTHON || t->early.reaped ||
-	     (!t->command && sg_proc_alive(t->pid) == 0))) {
-		int py_err = err;
-		size_t len = strlen(why);
-		char ended[sizeof(stats.end_note)];
-		double wall_s = stats.wall_s;
-
-		memcpy(ended, stats.end_note, sizeof(ended));
-
-		err = sg_perfsampler_run(t->pid, &t->sampler, p, &stats, &sg_cli_stop, native_why,
-		                         sizeof(native_why));
-		/* Neither way in: say what each would need, on one line. */
-		if (py_err == SG_EPERM && err == SG_EPERM)
-			snprintf(why + len, sizeof(why) - len, "; %.1000s", native_why);
-		else if (err)
-			memcpy(why, native_why, strlen(native_why) + 1);
-		/* How and when it ended was seen before. */
-		if (t->early.reaped) {
-			memcpy(stats.end_note, ended, sizeof(ended));
-			stats.wall_s = wall_s;
-		}
-	}
+	t->sampler.native_fallback = !o.native_only;
+	err = o.native_only ? sg_perfsampler_run(t->pid, &t->sampler, p, &stats, &sg_cli_stop, why,
+	                                         sizeof(why))
+	                    : sample(t, p, &stats, &earlier, why, sizeof(why));
 	sampled = true;
 	if (t->sampler.progress)
 		fputs("\r\033[K", stderr);
@@ -530,7 +614,7 @@ int cmd_record(int argc, char **argv)
 		    .command = sg_profile_meta(p)->command,
 		    .path_roots = sg_profile_meta(p)->path_roots,
 		};
-		print_summary(p, &stats, o.render.full_filenames, NULL);
+		print_summary(p, &stats, earlier, o.render.full_filenames, NULL);
 		status = sg_cli_target_status(t, &stats);
 		goto out_free;
 	}
@@ -543,7 +627,7 @@ int cmd_record(int argc, char **argv)
 		goto out_free;
 	}
 	fprintf(stderr, "spyglass: %s\n", stats.end_note);
-	print_summary(p, &stats, o.render.full_filenames, sg_outfile_name(of));
+	print_summary(p, &stats, earlier, o.render.full_filenames, sg_outfile_name(of));
 	status = sg_cli_target_status(t, &stats);
 out_free:
 	sg_profile_free(p);

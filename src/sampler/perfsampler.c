@@ -10,6 +10,7 @@
 
 #include "native/sym.h"
 #include "native/unwind.h"
+#include "python/pyproc.h"
 #include "python/pywalk.h"
 #include "sampler/perfsampler.h"
 #include "target/launch.h"
@@ -32,6 +33,15 @@
 #define MAX_UNWIND 512
 /* User stack copied per sample for DWARF unwinding, as perf's default. */
 #define STACK_BYTES 8192
+/* After the launched target execs, it is looked at for CPython (a shared
+ * build maps its libpython moments after the exec) at every pass of the
+ * loop, EXEC_PROBE_EVERY_MS apart at least, until EXEC_PROBE_NS have gone
+ * and EXEC_PROBES passes were made: a pass that unwinds the start-up's
+ * samples can take longer than that time (loading libpython's DWARF). The
+ * run hands it to the Python sampler once found. */
+#define EXEC_PROBE_NS       (200 * 1000 * 1000ull)
+#define EXEC_PROBES         5
+#define EXEC_PROBE_EVERY_MS 10
 
 /* Wall mode: one thread's time off its CPU. A stretch runs from a SWITCH
  * record that says it left (with the stack it left with, from the
@@ -66,6 +76,13 @@ struct perfsampler {
 	size_t nids, ids_cap;
 	size_t max_depth;
 	uint64_t period_ns, start_ns, start_unix_ns, window_ns, samples;
+	/* When the events began counting: start_ns, unless the run goes on
+	 * from the Python sampler's (opts->resume). */
+	uint64_t events_ns;
+	/* When the launched target exec'd (its COMM record's time), or 0,
+	 * and how often it was looked at for CPython since. */
+	uint64_t exec_ns;
+	unsigned exec_probes;
 	uint32_t kernel_file;
 	bool wall;
 	struct sg_u64map offidx; /* tid + 1 -> index in offs */
@@ -370,7 +387,7 @@ static int on_switch(struct perfsampler *s, const struct sg_perf_record *r)
 		} else if (!t->seen) {
 			/* Off its CPU since before the start: the stack is not
 			 * known. */
-			t->out_ns = s->start_ns;
+			t->out_ns = s->events_ns;
 			t->nframes = 0;
 			err = add_offcpu(s, t, r->time_ns);
 		}
@@ -391,7 +408,7 @@ static int end_offcpu(struct perfsampler *s, uint64_t end_ns)
 		struct offthread *t = &s->offs[i];
 
 		if (!t->seen) {
-			t->out_ns = s->start_ns;
+			t->out_ns = s->events_ns;
 			t->nframes = 0;
 			t->off = true;
 		}
@@ -483,6 +500,10 @@ static int on_record(void *ctx, const struct sg_perf_record *r)
 		if (err || !(r->misc & PERF_RECORD_MISC_COMM_EXEC) || r->pid != r->tid)
 			return err;
 		/* An exec: the MMAP2 records of the new program follow. */
+		if ((pid_t)r->pid == s->pid && s->opts->launched && s->opts->native_fallback) {
+			s->exec_ns = r->time_ns;
+			s->exec_probes = 0;
+		}
 		err = sg_unwind_new((pid_t)r->pid, false, &uw);
 		if (!err)
 			err = set_space(s, (pid_t)r->pid, uw);
@@ -585,6 +606,30 @@ static bool run_over(struct perfsampler *s, struct sg_procid *id, volatile sig_a
 	return false;
 }
 
+/* Whether the launched target, seen to exec, now runs CPython: then the run
+ * ends, with the end and its note set, for the Python sampler to go on. */
+static bool execd_python(struct perfsampler *s, uint64_t now)
+{
+	struct sg_pyproc pp;
+	char why[256];
+	pid_t tid;
+
+	if (!s->exec_ns)
+		return false;
+	if (now > s->exec_ns + EXEC_PROBE_NS && s->exec_probes >= EXEC_PROBES) {
+		s->exec_ns = 0;
+		return false;
+	}
+	s->exec_probes++;
+	if (sg_proc_live_task(s->pid, &tid) || sg_pyproc_open(tid, &pp, why, sizeof(why)))
+		return false;
+	s->stats->end = SG_END_EXEC_PYTHON;
+	snprintf(s->stats->end_note, sizeof(s->stats->end_note),
+	         "pid %d exec'd CPython (%.300s) after %.2f s", (int)s->pid, pp.binary,
+	         (double)(s->exec_ns - s->start_ns) / NS_PER_S);
+	return true;
+}
+
 static void report_progress(struct perfsampler *s, uint64_t now)
 {
 	struct sg_sampler_progress pg = {
@@ -618,7 +663,8 @@ static int run_loop(struct perfsampler *s, struct sg_procid *id, volatile sig_at
 			next_progress = now + PROGRESS_EVERY_NS;
 		}
 		if (!err)
-			err = sg_perf_wait(s->perf, READ_EVERY_MS);
+			err =
+			    sg_perf_wait(s->perf, s->exec_ns ? EXEC_PROBE_EVERY_MS : READ_EVERY_MS);
 		if (!err)
 			err = sg_perf_read(s->perf, on_record, s);
 		/* A record that did not parse loses its buffer's batch, not
@@ -629,6 +675,8 @@ static int run_loop(struct perfsampler *s, struct sg_procid *id, volatile sig_at
 		}
 		if (err)
 			return err;
+		if (execd_python(s, now_ns(CLOCK_MONOTONIC)))
+			break;
 	}
 	/* What the kernel wrote before the end. */
 	err = sg_perf_read(s->perf, on_record, s);
@@ -743,6 +791,12 @@ int sg_perfsampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_
 		s.start_ns = s.window_ns = opts->early->start_ns;
 		s.start_unix_ns = s.meta->start_unix_ns = opts->early->start_unix_ns;
 	}
+	s.events_ns = s.start_ns;
+	if (opts->resume.start_ns) {
+		s.start_ns = opts->resume.start_ns;
+		s.window_ns = opts->resume.window_ns;
+		s.start_unix_ns = opts->resume.start_unix_ns;
+	}
 	if (!err)
 		err = run_loop(&s, &id, stop);
 	if (err == SG_ENOMEM)
@@ -764,7 +818,12 @@ int sg_perfsampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_
 	s.meta->rate_achieved_hz =
 	    s.meta->duration_ns ? (double)s.meta->samples * NS_PER_S / (double)s.meta->duration_ns
 	                        : 0;
-	if (opts->launched && stats->exit_status == -1)
+	stats->began = (struct sg_sampler_began){
+	    .start_ns = s.start_ns,
+	    .start_unix_ns = s.start_unix_ns,
+	    .window_ns = s.window_ns,
+	};
+	if (opts->launched && stats->exit_status == -1 && stats->end != SG_END_EXEC_PYTHON)
 		sg_launch_stop(pid, 1000);
 	sg_perf_free(s.perf);
 	sg_syms_free(s.syms);

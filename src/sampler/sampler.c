@@ -139,6 +139,7 @@ struct sampler {
 	uint64_t window_ns;         /* the window's start: the timeline's 0 */
 	uint64_t window_ticks;      /* ticks kept before it */
 	uint64_t begin_ns;          /* sg_sampler_run's start, just after a launch */
+	uint64_t origin_ns;         /* the run's start: start_ns, or opts->resume's */
 	struct sg_pyframe_raw *raw; /* one walk's frames */
 	uint32_t *stack;            /* the same, as profile frame ids, root first */
 	size_t max_depth;           /* raw's capacity; stack has one more */
@@ -894,7 +895,7 @@ static int sample_proc(struct sampler *s, struct proc *pr)
 
 static double since_start_s(const struct sampler *s)
 {
-	return s->start_ns ? (double)(s->now_ns - s->start_ns) / NS_PER_S : 0;
+	return s->origin_ns ? (double)(s->now_ns - s->origin_ns) / NS_PER_S : 0;
 }
 
 /* End the run, with one line saying why. */
@@ -909,6 +910,14 @@ static void end_run(struct sampler *s, enum sg_sampler_end end, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(s->stats->end_note, sizeof(s->stats->end_note), fmt, ap);
 	va_end(ap);
+}
+
+static bool python_descendants(const struct sampler *s)
+{
+	for (size_t i = 1; i < s->nprocs; i++)
+		if (s->procs[i]->state == PROC_PYTHON)
+			return true;
+	return false;
 }
 
 /* Add descendants of every process we know (when children is set), and
@@ -955,12 +964,20 @@ static int discover(struct sampler *s, bool children)
 			return err;
 		/* Never CPython, after its probes: a native program, for
 		 * the perf_events sampler to take over, with its children
-		 * when asked, unless one of them was found to be CPython.
-		 * (One that ran CPython and exec'd something else is followed
-		 * as before.) */
+		 * when asked, unless one of them was found to be CPython. So
+		 * is one that ran CPython and exec'd another program, unless a
+		 * descendant followed is CPython (the native sampler would
+		 * show its interpreter's C frames, not its Python stacks). */
 		if (err == SG_ENOTPY && is_main && s->opts->launched && s->opts->native_fallback &&
-		    !s->found_python && pr->probes >= PROBES_PER_EXE && !is_launcher(pr->exe)) {
-			end_run(s, SG_END_NOT_PYTHON, "pid %d is not CPython", (int)pr->pid);
+		    pr->probes >= PROBES_PER_EXE && !is_launcher(pr->exe) &&
+		    (!s->found_python || (pr->was_python && !python_descendants(s)))) {
+			if (pr->was_python)
+				end_run(s, SG_END_NOT_PYTHON,
+				        "pid %d exec'd %s after %.2f s: it is not CPython",
+				        (int)pr->pid, pr->exe, since_start_s(s));
+			else
+				end_run(s, SG_END_NOT_PYTHON, "pid %d is not CPython",
+				        (int)pr->pid);
 			return SG_ENOTPY;
 		}
 		if (!err || !is_main || s->opts->launched)
@@ -1310,14 +1327,18 @@ static int check_targets(struct sampler *s, uint64_t *next_discover)
 static int close_window(struct sampler *s, uint64_t end_ns)
 {
 	uint64_t ns = end_ns > s->window_ns ? end_ns - s->window_ns : 0;
+	/* A window begun by the run this one goes on from (opts->resume):
+	 * the rate is of the part sampled here. */
+	uint64_t ran = end_ns > s->start_ns ? end_ns - s->start_ns : 0;
 	int err = sg_profile_rename_threads(s->profile, &s->renames);
 
 	sg_u64map_release(&s->renames);
 	sg_u64map_init(&s->renames);
 	s->meta->start_unix_ns = s->start_unix_ns + (s->window_ns - s->start_ns);
 	s->meta->duration_ns = ns;
+	ran = ran < ns ? ran : ns;
 	s->meta->rate_achieved_hz =
-	    ns ? (double)(s->stats->ticks - s->window_ticks) * NS_PER_S / (double)ns : 0;
+	    ran ? (double)(s->stats->ticks - s->window_ticks) * NS_PER_S / (double)ran : 0;
 	return err;
 }
 
@@ -1357,14 +1378,15 @@ static int run_loop(struct sampler *s, volatile sig_atomic_t *stop)
 	uint64_t window = (uint64_t)(s->opts->window_s * NS_PER_S);
 	uint64_t check_every =
 	    s->opts->check_s > 0 ? (uint64_t)(s->opts->check_s * NS_PER_S) : CHECK_EVERY_NS;
-	uint64_t next_window = window ? s->start_ns + window : UINT64_MAX;
+	uint64_t next_window = window ? s->window_ns + window : UINT64_MAX;
 	uint64_t start = s->start_ns, next_discover = start + DISCOVER_EVERY_NS;
 	uint64_t progress_every = s->opts->progress_every_s > 0
 	                              ? (uint64_t)(s->opts->progress_every_s * NS_PER_S)
 	                              : PROGRESS_EVERY_NS;
 	uint64_t next_check = start, next_progress = start + progress_every;
-	uint64_t end =
-	    s->opts->duration_s ? start + (uint64_t)(s->opts->duration_s * NS_PER_S) : UINT64_MAX;
+	uint64_t end = s->opts->duration_s
+	                   ? s->origin_ns + (uint64_t)(s->opts->duration_s * NS_PER_S)
+	                   : UINT64_MAX;
 	uint64_t grace_end = UINT64_MAX, tick = 0, slots;
 	/* The CPU clock has no deadlines: the kernel says when to sample. */
 	uint64_t deadline = s->pyperf ? UINT64_MAX : tick_deadline(s, 0);
@@ -1549,14 +1571,24 @@ int sg_sampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_prof
 	 * ELF files once) is a start-up cost, reported apart. */
 	cpu_start = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 	stats->setup_cpu_s = (double)cpu_start / NS_PER_S;
-	s.start_ns = s.window_ns = now_ns(CLOCK_MONOTONIC);
+	s.start_ns = s.window_ns = s.origin_ns = now_ns(CLOCK_MONOTONIC);
 	s.start_unix_ns = now_ns(CLOCK_REALTIME);
+	if (opts->resume.start_ns) {
+		s.origin_ns = s.begin_ns = opts->resume.start_ns;
+		s.window_ns = opts->resume.window_ns;
+		s.start_unix_ns = opts->resume.start_unix_ns + (s.start_ns - s.origin_ns);
+	}
 	if (!err)
 		err = run_loop(&s, stop);
 	if (!err)
 		err = first_error(&s, why, whylen);
 	if (close_window(&s, s.start_ns + (uint64_t)(stats->wall_s * NS_PER_S)) && !err)
 		err = SG_ENOMEM;
+	stats->began = (struct sg_sampler_began){
+	    .start_ns = s.origin_ns,
+	    .start_unix_ns = s.start_unix_ns - (s.start_ns - s.origin_ns),
+	    .window_ns = s.window_ns,
+	};
 	sg_u64map_release(&s.renames);
 	if (err == SG_ENOMEM)
 		snprintf(why, whylen, "out of memory");

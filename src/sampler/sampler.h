@@ -98,10 +98,24 @@ struct sg_sampler_opts {
 	void (*window)(void *ctx, struct sg_profile *p);
 	void *window_ctx;
 	/* A launched target never seen as CPython once its probes are spent
-	 * (nor any of its descendants, with subprocesses): end at once with
-	 * SG_ENOTPY and stats.end SG_END_NOT_PYTHON, leaving it running for
-	 * sg_perfsampler_run. */
+	 * (nor any of its descendants, with subprocesses), or one that ran
+	 * CPython and exec'd a program that is not (when no descendant
+	 * followed is CPython): end at once with SG_ENOTPY and stats.end
+	 * SG_END_NOT_PYTHON, leaving it running for sg_perfsampler_run. In
+	 * sg_perfsampler_run: a launched target that execs CPython ends the
+	 * run with stats.end SG_END_EXEC_PYTHON, left running for
+	 * sg_sampler_run. */
 	bool native_fallback;
+	/* A run that goes on from one of those hand-overs into the same
+	 * profile: when resume.start_ns is set, the run is taken to have begun
+	 * then, and its current window at resume.window_ns (both as the run
+	 * handed over left them in stats.began), so the duration, the windows,
+	 * the timeline and the end's note count from there. */
+	struct sg_sampler_began {
+		uint64_t start_ns;      /* monotonic */
+		uint64_t start_unix_ns; /* the same moment, on the wall clock */
+		uint64_t window_ns;     /* monotonic start of the window being filled */
+	} resume;
 	enum sg_unwind_method unwind; /* native targets (sg_perfsampler_run) */
 	enum sg_sampler_clock clock;  /* Python targets in cpu mode */
 	/* A launched target's perf_events, opened before its exec
@@ -112,11 +126,13 @@ struct sg_sampler_opts {
 
 /* How a run ended. */
 enum sg_sampler_end {
-	SG_END_EXITED,     /* the target exited (exit_status says how, when launched) */
-	SG_END_EXECED,     /* the attached target exec'd a program that is not CPython */
-	SG_END_DURATION,   /* the duration ran out; a launched program was stopped */
-	SG_END_STOPPED,    /* *stop; a launched program was stopped */
-	SG_END_NOT_PYTHON, /* native_fallback: handed over, still running */
+	SG_END_EXITED,      /* the target exited (exit_status says how, when launched) */
+	SG_END_EXECED,      /* the attached target exec'd a program that is not CPython */
+	SG_END_DURATION,    /* the duration ran out; a launched program was stopped */
+	SG_END_STOPPED,     /* *stop; a launched program was stopped */
+	SG_END_NOT_PYTHON,  /* native_fallback: handed over, still running */
+	SG_END_EXEC_PYTHON, /* native_fallback, sg_perfsampler_run: exec'd
+	                     * CPython, handed back, still running */
 };
 
 /* What the sampler itself measured, for the summary. */
@@ -130,7 +146,8 @@ struct sg_sampler_stats {
 	double wall_s;         /* length of the run */
 	int exit_status;       /* a launched target's wait status, -1 unknown */
 	enum sg_sampler_end end;
-	char end_note[384]; /* one line saying how the run ended, for the user */
+	char end_note[384];            /* one line saying how the run ended, for the user */
+	struct sg_sampler_began began; /* for a run that goes on (opts->resume) */
 	/* Python targets in cpu mode: */
 	bool cpu_clock;       /* sampled by the CPU clock (ticks: its samples) */
 	char clock_note[600]; /* why the timer ran when the CPU clock was

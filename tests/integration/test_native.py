@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from conftest import ROOT, SPYGLASS, parse_folded, record, tolerance
+from conftest import (INTERPRETERS, ROOT, SPYGLASS, SUPPORTED, WORKLOADS, parse_folded, record,
+                      tolerance)
 
 NATIVE = os.path.join(ROOT, "tests", "native")
 UNWOUND = re.compile(r"(\d+) stacks unwound by DWARF, (\d+) by frame pointers")
@@ -436,3 +437,47 @@ def test_java_jit_frames_named_after_perfmap():
     assert run.status == 0, run.stderr
     share, total = _jit_share(run.stacks, "Hot.churn")
     assert total >= 20 and share > 0.5, (share, run.stacks)
+
+
+def _perf_trampoline_pythons():
+    """Every CPython with perf trampolines (3.12+) that conftest looks for, newest last."""
+    key = lambda v: tuple(map(int, v.split(".")))  # noqa: E731
+    return sorted(set(v for v in SUPPORTED + list(INTERPRETERS) if key(v) >= (3, 12)), key=key)
+
+
+@pytest.mark.parametrize("version", _perf_trampoline_pythons())
+def test_python_perf_trampolines_named_natively(version):
+    """CPython 3.12+ under -X perf runs each Python function through a trampoline of its own,
+    named in /tmp/perf-PID.map as py::NAME:FILE: --native-only samples it as perf does, and
+    the hot functions are JIT frames with the right shares."""
+    exe = INTERPRETERS.get(version)
+    if not exe:
+        pytest.skip("Python %s not found" % version)
+    active = subprocess.run([exe, "-X", "perf", "-c",
+                             "import sys; print(sys.is_stack_trampoline_active())"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode()
+    if active.strip() != "True":
+        pytest.skip("Python %s has no perf trampolines (built without them, or not on x86-64 "
+                    "or aarch64 Linux)" % version)
+    run = record(["--native-only", "-r", "500", "--", exe, "-X", "perf",
+                  os.path.join(WORKLOADS, "work_split.py"), "3"])
+    try:
+        assert run.status == 0, run.stderr
+        assert "native, cpu mode" in run.stderr, run.stderr
+        work = run.truth["work"]
+        # Each function's loop is in its own body: its trampoline's frame is the innermost
+        # JIT frame of its samples (the unwinding stops there: the trampolines' anonymous
+        # code has no CFI, as for perf --call-graph dwarf).
+        jit = {name: sum(n for s, n in run.stacks.items()
+                         if any(f.startswith("py::%s:" % name) and f.endswith("([jit])")
+                                for f in s))
+               for name in work}
+        n = sum(jit.values())
+        assert n > 150, (jit, run.stderr, run.stacks.most_common(5))
+        for name, units in work.items():
+            truth = units / float(sum(work.values()))
+            assert abs(jit[name] / float(n) - truth) <= tolerance(truth, n), (name, jit, work)
+    finally:
+        for p in glob.glob("/tmp/perf-*.map"):
+            if os.stat(p).st_mtime > time.time() - 60 and "py::alpha:" in open(p).read():
+                os.unlink(p)
