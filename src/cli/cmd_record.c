@@ -436,53 +436,62 @@ top:
 	}
 }
 
+/* What the parts of a run handed between the samplers before the last one
+ * add to the summary. */
+struct parts {
+	unsigned n;
+	double cpu_s;       /* spyglass's CPU sampling them */
+	double setup_cpu_s; /* the first one's start */
+	uint64_t samples;
+};
+
 /* The next part of a run handed from one sampler to the other goes on from
- * where the last one left it, into the same profile, saying so. What the
- * parts before it cost and sampled is kept in *cpu_s and *earlier, for the
- * summary. */
+ * where the last one left it, into the same profile, saying so. */
 static void hand_over(struct sg_cli_target *t, const struct sg_profile *p,
-                      const struct sg_sampler_stats *st, const char *then, double *cpu_s,
-                      uint64_t *earlier)
+                      const struct sg_sampler_stats *st, const char *then, struct parts *parts)
 {
 	if (t->sampler.progress)
 		fputs("\r\033[K", stderr);
 	fprintf(stderr, "spyglass: %s; sampled %s from then on\n", st->end_note, then);
-	*cpu_s += st->cpu_s;
-	*earlier = sg_profile_meta_const(p)->samples;
+	if (!parts->n++)
+		parts->setup_cpu_s = st->setup_cpu_s;
+	parts->cpu_s += st->cpu_s;
+	parts->samples = sg_profile_meta_const(p)->samples;
 	t->sampler.resume = st->began;
 	/* Taken over, or closed when CPython was found: spent. */
 	sg_perfsampler_early_release(&t->early);
 	t->sampler.early = NULL;
 }
 
-/* The summary of a run handed over: its whole length, and spyglass's CPU
- * in every part. */
-static void whole_run(const struct sg_cli_target *t, struct sg_sampler_stats *stats, double cpu_s)
+/* The summary of a run handed over: its whole length, spyglass's CPU in
+ * every part and the first one's start. */
+static void whole_run(const struct sg_cli_target *t, struct sg_sampler_stats *stats,
+                      const struct parts *parts)
 {
 	struct timespec now;
 
-	if (!t->sampler.resume.start_ns)
+	if (!parts->n)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	stats->wall_s =
 	    ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)t->sampler.resume.start_ns) /
 	    1e9;
-	stats->cpu_s += cpu_s;
+	stats->cpu_s += parts->cpu_s;
+	stats->setup_cpu_s = parts->setup_cpu_s;
 }
 
 /* Sample the target into p: as CPython by the Python sampler, otherwise
  * natively, and a launched program that execs into CPython or out of it
- * by the one that fits, each from the other's exec on. *earlier: the
- * samples of the parts before the last. */
+ * by the one that fits, each from the other's exec on. */
 static int sample(struct sg_cli_target *t, struct sg_profile *p, struct sg_sampler_stats *stats,
-                  uint64_t *earlier, char *why, size_t whylen)
+                  struct parts *parts, char *why, size_t whylen)
 {
 	char native_why[1000];
 	int err = sg_sampler_run(t->pid, &t->sampler, p, stats, &sg_cli_stop, why, whylen);
 	int py_err;
 	size_t len;
 	char ended[sizeof(stats->end_note)];
-	double wall_s, cpu_s = 0;
+	double wall_s;
 
 	/* Not CPython (or not ours to read), and still running: a native
 	 * program, sampled by the kernel from here on, where perf_events are
@@ -502,7 +511,7 @@ static int sample(struct sg_cli_target *t, struct sg_profile *p, struct sg_sampl
 	memcpy(ended, stats->end_note, sizeof(ended));
 	/* A CPython that exec'd another program: its version is known. */
 	if (sg_profile_meta(p)->python_version[0])
-		hand_over(t, p, stats, "natively", &cpu_s, earlier);
+		hand_over(t, p, stats, "natively", parts);
 	for (;;) {
 		err = sg_perfsampler_run(t->pid, &t->sampler, p, stats, &sg_cli_stop, native_why,
 		                         sizeof(native_why));
@@ -518,15 +527,15 @@ static int sample(struct sg_cli_target *t, struct sg_profile *p, struct sg_sampl
 		}
 		if (err || stats->end != SG_END_EXEC_PYTHON)
 			break;
-		hand_over(t, p, stats, "as Python", &cpu_s, earlier);
+		hand_over(t, p, stats, "as Python", parts);
 		err = sg_sampler_run(t->pid, &t->sampler, p, stats, &sg_cli_stop, why, whylen);
 		if (err != SG_ENOTPY || stats->end != SG_END_NOT_PYTHON || sg_cli_stop)
 			break;
-		hand_over(t, p, stats, "natively", &cpu_s, earlier);
+		hand_over(t, p, stats, "natively", parts);
 		py_err = err;
 		len = strlen(why);
 	}
-	whole_run(t, stats, cpu_s);
+	whole_run(t, stats, parts);
 	return err;
 }
 
@@ -543,7 +552,7 @@ int cmd_record(int argc, char **argv)
 	struct sg_outfile *of;
 	struct windows windows = {0};
 	bool sampled = false;
-	uint64_t earlier = 0;
+	struct parts parts = {0};
 
 	status = parse_args(argc, argv, &o);
 	if (status)
@@ -583,7 +592,7 @@ int cmd_record(int argc, char **argv)
 	t->sampler.native_fallback = !o.native_only;
 	err = o.native_only ? sg_perfsampler_run(t->pid, &t->sampler, p, &stats, &sg_cli_stop, why,
 	                                         sizeof(why))
-	                    : sample(t, p, &stats, &earlier, why, sizeof(why));
+	                    : sample(t, p, &stats, &parts, why, sizeof(why));
 	sampled = true;
 	if (t->sampler.progress)
 		fputs("\r\033[K", stderr);
@@ -614,7 +623,7 @@ int cmd_record(int argc, char **argv)
 		    .command = sg_profile_meta(p)->command,
 		    .path_roots = sg_profile_meta(p)->path_roots,
 		};
-		print_summary(p, &stats, earlier, o.render.full_filenames, NULL);
+		print_summary(p, &stats, parts.samples, o.render.full_filenames, NULL);
 		status = sg_cli_target_status(t, &stats);
 		goto out_free;
 	}
@@ -627,7 +636,7 @@ int cmd_record(int argc, char **argv)
 		goto out_free;
 	}
 	fprintf(stderr, "spyglass: %s\n", stats.end_note);
-	print_summary(p, &stats, earlier, o.render.full_filenames, sg_outfile_name(of));
+	print_summary(p, &stats, parts.samples, o.render.full_filenames, sg_outfile_name(of));
 	status = sg_cli_target_status(t, &stats);
 out_free:
 	sg_profile_free(p);
