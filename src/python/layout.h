@@ -198,6 +198,7 @@ struct sg_pylayout {
 		uint32_t state;        /* f_executing or f_state (char), <=3.10; see above */
 		uint32_t owner;        /* owner (char), 3.11+, else 0 */
 		uint32_t owner_cstack; /* owner value of C-stack shim frames (3.12+), else 0 */
+		uint32_t is_entry;     /* is_entry (bool), 3.11 only, else 0 */
 		uint32_t localsplus;   /* localsplus (3.11+): a frame's slots of 8 bytes
 		                          start there, code.nlocalsplus + code.stacksize
 		                          of them */

@@ -725,6 +725,7 @@ static const struct sg_pylayout py311 = {
 		.back = 48,
 		.code = 32,
 		.lasti = 56,
+		.is_entry = 68,
 		.owner = 69,
 		.localsplus = 72,
 	},

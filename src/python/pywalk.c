@@ -559,6 +559,7 @@ static int walk_chain(struct sg_pywalker *w, const struct sg_pythread *now, stru
 	uint64_t marker = frame;
 	size_t seen = 0, power = 1, since_marker = 0;
 	struct chunks chunks;
+	struct sg_pyframe_raw *last = NULL; /* the frame kept last */
 	int err = chunks_start(w, now, &chunks);
 
 	for (; frame && !err; seen++) {
@@ -579,6 +580,8 @@ static int walk_chain(struct sg_pywalker *w, const struct sg_pythread *now, stru
 		raw.frame = frame;
 		raw.code.addr = sg_layout_u64(buf, l->frame.code);
 		raw.offset = frame_offset(l, buf, raw.code.addr);
+		raw.entry = l->frame_kind != SG_FRAME_INTERP ||
+		            (l->frame.is_entry && buf[l->frame.is_entry] != 0);
 		if (l->frame_kind == SG_FRAME_INTERP)
 			err = check_interp_frame(w, &chunks, frame, buf, &raw, &skip);
 		else if (frame_finished(w, frame, buf))
@@ -589,8 +592,14 @@ static int walk_chain(struct sg_pywalker *w, const struct sg_pythread *now, stru
 		if (!err && !skip && k->seen == 0 &&
 		    (l->frame_kind == SG_FRAME_INTERP || l->frame_state_kind == SG_STATE_GC_REFS27))
 			err = recheck_leaf(w, now, &raw);
-		if (!err && !skip)
-			*keep_next(k) = raw;
+		/* 3.12+: the eval call that pushed the shim began with the
+		 * frame just below it (nothing is kept in between). */
+		if (!err && skip && last)
+			last->entry = true;
+		if (!err && !skip) {
+			last = keep_next(k);
+			*last = raw;
+		}
 	}
 	return err;
 }

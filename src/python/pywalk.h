@@ -45,6 +45,11 @@ struct sg_pyframe_raw {
 	uint64_t back;  /* its caller's frame, as the walk read it */
 	struct sg_pycode_id code;
 	int64_t offset; /* byte offset into the bytecode, -1 when not started */
+	/* The outermost frame of those one C-level call of the eval loop runs
+	 * (record --native matches those calls with the native stack's): every
+	 * frame before 3.11; on 3.11 one marked is_entry; on 3.12+ one whose
+	 * caller is a C-stack shim frame (the shim itself is not kept). */
+	bool entry;
 };
 
 struct sg_pythread {
