@@ -54,6 +54,8 @@ enum {
 	OPT_CLOCK,
 	OPT_MEMORY,
 	OPT_NATIVE_ONLY,
+	OPT_NATIVE,
+	OPT_NATIVE_ALL,
 };
 
 static const struct option options[] = {
@@ -68,6 +70,8 @@ static const struct option options[] = {
     {"period", required_argument, NULL, OPT_PERIOD},
     {"memory", no_argument, NULL, OPT_MEMORY},
     {"native-only", no_argument, NULL, OPT_NATIVE_ONLY},
+    {"native", no_argument, NULL, OPT_NATIVE},
+    {"native-all", no_argument, NULL, OPT_NATIVE_ALL},
     SG_CLI_RENDER_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, SG_CLI_OPT_VERSION},
@@ -112,8 +116,11 @@ static const char help[] =
     "out.0002.pb.gz...\n"
     "      --memory          also read the RSS at every sample and give its growth\n"
     "                        to the stack holding the GIL: the flame graph of memory\n"
-    "                        growth (pprof: rss_growth/bytes, rss_freed/bytes)\n" SG_CLI_RENDER_HELP
-    "  -h, --help            this help\n"
+    "                        growth (pprof: rss_growth/bytes, rss_freed/bytes)\n"
+    "      --native          Python targets: C frames too (interpreter, extensions,\n"
+    "                        libraries, kernel) with the Python frames in their place\n"
+    "      --native-all      --native, keeping the interpreter's calling "
+    "machinery\n" SG_CLI_RENDER_HELP "  -h, --help            this help\n"
     "      --version         print the version\n"
     "\n"
     "spyglass exits with a launched program's status (128+N if signal N killed it).\n"
@@ -190,6 +197,12 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 			}
 			o->target.sampler.max_depth = (size_t)v;
 			break;
+		case OPT_NATIVE_ALL:
+			o->target.sampler.native_all = true;
+			/* fall through */
+		case OPT_NATIVE:
+			o->target.sampler.native = true;
+			break;
 		case OPT_MEMORY:
 			o->target.sampler.memory = true;
 			o->render.value = SG_VALUE_RSS_GROWTH;
@@ -219,6 +232,20 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 	if (o->native_only && (o->target.sampler.gil || o->target.sampler.memory)) {
 		sg_cli_error("--native-only samples no Python state: %s needs the Python sampler",
 		             o->target.sampler.gil ? "--gil" : "--memory");
+		return SG_EXIT_USAGE;
+	}
+	if (o->native_only && o->target.sampler.native) {
+		sg_cli_error("--native and --native-only do not go together: --native merges "
+		             "Python frames in, --native-only leaves them to the JIT map");
+		return SG_EXIT_USAGE;
+	}
+	/* The native stack is the kernel's copy, taken by the CPU clock's
+	 * sample of the thread it then walks. */
+	if (o->target.sampler.native &&
+	    (o->target.sampler.mode != SG_MODE_CPU || o->target.sampler.clock != SG_CLOCK_CPU ||
+	     o->target.sampler.gil || o->target.sampler.memory)) {
+		sg_cli_error("--native needs cpu mode on the CPU clock (not --mode wall, --clock "
+		             "timer, --gil or --memory)");
 		return SG_EXIT_USAGE;
 	}
 	if (o->period_s && o->output && strcmp(o->output, "-") == 0) {
@@ -381,7 +408,7 @@ static void print_memory(const struct sg_profile *p)
 }
 
 static void print_summary(const struct sg_profile *p, const struct sg_sampler_stats *st,
-                          uint64_t earlier, bool full_filenames, const char *output)
+                          uint64_t earlier, bool full_filenames, bool native, const char *output)
 {
 	const struct sg_meta *m = sg_profile_meta_const(p);
 	double per_sample_us = m->samples ? st->cpu_s * 1e6 / (double)m->samples : 0;
@@ -411,6 +438,19 @@ static void print_summary(const struct sg_profile *p, const struct sg_sampler_st
 		        m->mode == SG_MODE_CPU ? "; timer clock" : "");
 	if (st->clock_note[0])
 		fprintf(stderr, "  clock: the timer, not the CPU clock: %s\n", st->clock_note);
+	if (native && st->cpu_clock)
+		fprintf(stderr,
+		        "  native: %llu stacks merged with their Python frames, %llu unmatched "
+		        "(%.1f per thousand, marked [unmatched])\n",
+		        (unsigned long long)st->native_merged,
+		        (unsigned long long)st->native_unmatched,
+		        st->native_merged + st->native_unmatched
+		            ? 1000.0 * (double)st->native_unmatched /
+		                  (double)(st->native_merged + st->native_unmatched)
+		            : 0.0);
+	else if (native)
+		fputs("  native: no native stacks: they come with the CPU clock's samples\n",
+		      stderr);
 	fprintf(stderr,
 	        "  dropped: %llu (torn %llu, unreadable %llu); torn walks retried: %llu; "
 	        "truncated: %llu\n",
@@ -623,7 +663,8 @@ int cmd_record(int argc, char **argv)
 		    .command = sg_profile_meta(p)->command,
 		    .path_roots = sg_profile_meta(p)->path_roots,
 		};
-		print_summary(p, &stats, parts.samples, o.render.full_filenames, NULL);
+		print_summary(p, &stats, parts.samples, o.render.full_filenames,
+		              o.target.sampler.native, NULL);
 		status = sg_cli_target_status(t, &stats);
 		goto out_free;
 	}
@@ -636,7 +677,8 @@ int cmd_record(int argc, char **argv)
 		goto out_free;
 	}
 	fprintf(stderr, "spyglass: %s\n", stats.end_note);
-	print_summary(p, &stats, parts.samples, o.render.full_filenames, sg_outfile_name(of));
+	print_summary(p, &stats, parts.samples, o.render.full_filenames, o.target.sampler.native,
+	              sg_outfile_name(of));
 	status = sg_cli_target_status(t, &stats);
 out_free:
 	sg_profile_free(p);

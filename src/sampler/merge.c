@@ -14,17 +14,40 @@
  * do work of their own (builtins, the regex engine, list.sort calling its
  * key, exec) are not here.
  */
-static const char *const helpers[] = {
-    "PyObject_Call*", "_PyObject_Call*", "PyObject_Vectorcall*", "_PyObject_Vectorcall*",
-    "_PyObject_FastCall*", "_PyObject_MakeTpCall", "PyVectorcall_Call", "_PyVectorcall_Call",
-    "_PyFunction_Vectorcall", "_PyFunction_FastCall*", "function_code_fastcall",
-    "function_call", /* 2.7 */
-    "PyCFunction_Call", "_PyCFunction_FastCall*", "_PyMethodDef_RawFastCall*",
-    "cfunction_vectorcall*", "cfunction_call", "method_vectorcall*", "vectorcall_method",
-    "instancemethod_call", "slot_tp_call", "call_function", "fast_function", "do_call_core",
-    "ext_do_call", "object_vacall", "_PyEval_EvalCode*", "PyEval_EvalCode*", "_PyEval_Vector",
-    "_PyEval_EvalFrame", "PyEval_EvalFrame", "PyEval_EvalFrameEx", "gen_send_ex*",
-    "PyEval_CallObjectWithKeywords"};
+static const char *const helpers[] = {"PyObject_Call*",
+                                      "_PyObject_Call*",
+                                      "PyObject_Vectorcall*",
+                                      "_PyObject_Vectorcall*",
+                                      "_PyObject_FastCall*",
+                                      "_PyObject_MakeTpCall",
+                                      "PyVectorcall_Call",
+                                      "_PyVectorcall_Call",
+                                      "_PyFunction_Vectorcall",
+                                      "_PyFunction_FastCall*",
+                                      "function_code_fastcall",
+                                      "function_call", /* 2.7 */
+                                      "PyCFunction_Call",
+                                      "_PyCFunction_FastCall*",
+                                      "_PyMethodDef_RawFastCall*",
+                                      "cfunction_vectorcall*",
+                                      "cfunction_call",
+                                      "method_vectorcall*",
+                                      "vectorcall_method",
+                                      "instancemethod_call",
+                                      "slot_tp_call",
+                                      "call_function",
+                                      "fast_function",
+                                      "do_call_core",
+                                      "ext_do_call",
+                                      "object_vacall",
+                                      "_PyEval_EvalCode*",
+                                      "PyEval_EvalCode*",
+                                      "_PyEval_Vector",
+                                      "_PyEval_EvalFrame",
+                                      "PyEval_EvalFrame",
+                                      "PyEval_EvalFrameEx",
+                                      "gen_send_ex*",
+                                      "PyEval_CallObjectWithKeywords"};
 
 /* Whether name is base, or base with a suffix the compiler added to a part
  * or a copy of it. */
@@ -92,8 +115,7 @@ static void reverse(uint32_t *ids, size_t n)
 }
 
 int sg_merge(const struct sg_merge_native *nat, size_t nn, const struct sg_merge_python *py,
-             size_t np, bool all, uint32_t unmatched_id, struct sg_merge_out *out,
-             bool *matched)
+             size_t np, bool all, uint32_t unmatched_id, struct sg_merge_out *out, bool *matched)
 {
 	size_t next_py = 0, i = 0;
 	int err = 0;

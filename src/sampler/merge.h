@@ -73,7 +73,6 @@ struct sg_merge_out {
  * whether the two matched. 0, or SG_ENOMEM.
  */
 int sg_merge(const struct sg_merge_native *nat, size_t nn, const struct sg_merge_python *py,
-             size_t np, bool all, uint32_t unmatched_id, struct sg_merge_out *out,
-             bool *matched);
+             size_t np, bool all, uint32_t unmatched_id, struct sg_merge_out *out, bool *matched);
 
 #endif

@@ -25,16 +25,20 @@ struct sg_pyperf {
 	struct pollfd fds[POLL_MAX];
 };
 
-int sg_pyperf_new(double rate_hz, struct sg_pyperf **out)
+int sg_pyperf_new(double rate_hz, bool native, struct sg_pyperf **out)
 {
 	struct sg_pyperf *pc = calloc(1, sizeof(*pc));
 
 	*out = pc;
 	if (!pc)
 		return SG_ENOMEM;
-	/* No native stack: the Python stack is read from the process itself. */
-	pc->opts = (struct sg_perf_opts){
-	    .rate_hz = rate_hz, .no_callchain = true, .wake_each = true, .dither = true};
+	/* Without native, no native stack: the Python stack is read from the
+	 * process itself. */
+	pc->opts = (struct sg_perf_opts){.rate_hz = rate_hz,
+	                                 .stack_bytes = native ? SG_PYPERF_STACK_BYTES : 0,
+	                                 .no_callchain = !native,
+	                                 .wake_each = true,
+	                                 .dither = true};
 	return 0;
 }
 
@@ -121,7 +125,8 @@ static int own_samples(void *ctx, const struct sg_perf_record *rec)
 {
 	const struct filter *f = ctx;
 
-	if (rec->type != PERF_RECORD_SAMPLE || (pid_t)rec->pid != f->pid)
+	if ((rec->type != PERF_RECORD_SAMPLE && rec->type != PERF_RECORD_MMAP2) ||
+	    (pid_t)rec->pid != f->pid)
 		return 0;
 	return f->fn(f->ctx, rec);
 }

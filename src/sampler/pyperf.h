@@ -18,6 +18,7 @@
  * Not thread-safe. The targets are never stopped nor written to.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -25,8 +26,16 @@
 
 struct sg_pyperf;
 
-/* A clock of rate_hz samples per second of CPU per thread. 0 or SG_ENOMEM. */
-int sg_pyperf_new(double rate_hz, struct sg_pyperf **out);
+/* The user stack copied per sample with native: as much as a record can
+ * carry, since before 3.11 every Python call takes a few hundred bytes of
+ * C stack, and the merge needs the copy to reach the outermost eval call. */
+#define SG_PYPERF_STACK_BYTES 65528
+
+/* A clock of rate_hz samples per second of CPU per thread. With native,
+ * each sample also carries the user registers, a copy of the top of the
+ * user stack (SG_PYPERF_STACK_BYTES) and the kernel's callchain, for
+ * record --native. 0 or SG_ENOMEM. */
+int sg_pyperf_new(double rate_hz, bool native, struct sg_pyperf **out);
 void sg_pyperf_free(struct sg_pyperf *pc);
 
 /* The CPU time each sample stands for, in nanoseconds. */
@@ -44,9 +53,9 @@ size_t sg_pyperf_count(const struct sg_pyperf *pc);
  * a signal arrives. 0 or SG_EIO. */
 int sg_pyperf_wait(struct sg_pyperf *pc, uint64_t until_ns);
 
-/* Hand every sample record written since the last call (of each handle's
- * own pid; other records are passed over) to fn, each handle's in time
- * order. Stops at fn's nonzero return, which it returns. */
+/* Hand every sample and MMAP2 record written since the last call (of each
+ * handle's own pid; other records are passed over) to fn, each handle's in
+ * time order. Stops at fn's nonzero return, which it returns. */
 int sg_pyperf_read(struct sg_pyperf *pc, sg_perf_fn fn, void *ctx);
 
 /* Cover threads that escaped inherit (started while events opened). 0 or

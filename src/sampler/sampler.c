@@ -4,16 +4,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "native/sym.h"
+#include "native/unwind.h"
 #include "python/pycode.h"
 #include "python/pyproc.h"
 #include "python/pythreads.h"
 #include "python/pywalk.h"
+#include "sampler/merge.h"
 #include "sampler/pyperf.h"
 #include "sampler/perfsampler.h"
 #include "sampler/sampler.h"
@@ -44,6 +49,9 @@
 #define CHECK_EVERY_NS    (10 * 1000 * 1000ull)
 #define FOLLOW_EVERY_NS   (1000 * 1000ull)
 #define PROGRESS_EVERY_NS (250 * 1000 * 1000ull)
+/* record --native: frames unwound per sample (kernel and user), before
+ * inlines; a 64 KiB stack copy holds fewer. */
+#define NATIVE_MAX_UNWIND 4096
 
 enum proc_state {
 	PROC_PENDING, /* not (yet) seen to run CPython */
@@ -122,6 +130,11 @@ struct proc {
 	bool gil_seen;               /* this tick sampled the GIL holder: */
 	uint32_t gil_stack;          /* its stack */
 	struct sg_labels gil_labels; /* and labels */
+	/* opts->native: its address space, for the unwinder (NULL until it is
+	 * on the CPU clock), and what each native profile frame is to the
+	 * merge: (frame id << 1 | in the interpreter's binary) + 1 -> role. */
+	struct sg_unwind *uw;
+	struct sg_u64map roles;
 };
 
 struct sampler {
@@ -142,12 +155,21 @@ struct sampler {
 	uint64_t origin_ns;         /* the run's start: start_ns, or opts->resume's */
 	struct sg_pyframe_raw *raw; /* one walk's frames */
 	uint32_t *stack;            /* the same, as profile frame ids, root first */
+	bool *entry;                /* for each of those: the outermost of its run
+	                             * (sg_pyframe_raw.entry) */
 	size_t max_depth;           /* raw's capacity; stack has one more */
 	uint64_t period_ns;
 	uint64_t rng;
 	struct sg_u64map renames; /* placeholder label -> the thread's final name */
 	uint32_t placeholders;    /* made so far */
 	struct sg_pyperf *pyperf; /* the CPU clock, NULL for the timer */
+	/* opts->native: */
+	struct sg_syms *syms;
+	struct sg_unwind_frame *uframes; /* one sample's, NATIVE_MAX_UNWIND */
+	struct sg_merge_native *nat;     /* the same resolved, leaf first */
+	size_t nnat, nat_cap;
+	struct sg_merge_python *py; /* its Python frames, leaf first */
+	struct sg_merge_out merged;
 };
 
 static uint64_t now_ns(clockid_t clock)
@@ -186,6 +208,9 @@ static void proc_forget(struct proc *pr)
 	sg_u64map_release(&pr->roots);
 	sg_u64map_release(&pr->ns_tids);
 	sg_u64map_release(&pr->tid_tstate);
+	sg_unwind_free(pr->uw);
+	pr->uw = NULL;
+	sg_u64map_release(&pr->roles);
 	pr->tids_ns = 0;
 	pr->failed = 0;
 	pr->other_ns = false;
@@ -242,6 +267,7 @@ static int add_proc(struct sampler *s, pid_t pid)
 	sg_u64map_init(&pr->roots);
 	sg_u64map_init(&pr->ns_tids);
 	sg_u64map_init(&pr->tid_tstate);
+	sg_u64map_init(&pr->roles);
 	s->procs[s->nprocs++] = pr;
 	return 0;
 }
@@ -329,9 +355,12 @@ static int clock_proc(struct sampler *s, struct proc *pr)
 	/* Gone meanwhile: the next look sees it. */
 	if (err == SG_ENOMEM || err == SG_ENOPROC)
 		return err == SG_ENOMEM ? err : 0;
-	if (err)
+	if (err) {
 		use_timer(s, why);
-	return 0;
+		return 0;
+	}
+	/* The mappings as they are now; MMAP2 records say what changes. */
+	return s->opts->native ? sg_unwind_new(pr->pid, true, &pr->uw) : 0;
 }
 
 /* Forget pr's interpreter, and its events. */
@@ -508,6 +537,7 @@ static int omitted_id(struct sampler *s, size_t omitted, uint32_t *id)
 /* The walk's frames as profile frame ids, root first, into s->stack. */
 static int stack_ids(struct sampler *s, struct proc *pr, const struct sg_pystack *walk, size_t *n)
 {
+	bool entry = false; /* of a shim left out, for the next frame kept */
 	int err = 0;
 
 	*n = 0;
@@ -515,13 +545,18 @@ static int stack_ids(struct sampler *s, struct proc *pr, const struct sg_pystack
 		uint32_t id;
 
 		if (walk->omitted && i + 1 == walk->inner) {
+			s->entry[*n] = false;
 			err = omitted_id(s, walk->omitted, &s->stack[(*n)++]);
 			if (err)
 				break;
 		}
 		err = frame_id(s, pr, &s->raw[i], &id);
-		if (!err && id != NO_FRAME)
-			s->stack[(*n)++] = id;
+		entry |= s->raw[i].entry;
+		if (err || id == NO_FRAME)
+			continue;
+		s->entry[*n] = entry;
+		s->stack[(*n)++] = id;
+		entry = false;
 	}
 	/* Only shims: a torn walk, as no program runs in them alone. */
 	return err || *n ? err : SG_ECORRUPT;
@@ -704,10 +739,134 @@ static void count_drop(struct sampler *s, int err)
 		s->meta->dropped_read++;
 }
 
+/* The name of the function of pr's interpreter that runs Python frames:
+ * on 3.x PyEval_EvalFrameEx only calls it. */
+static const char *eval_function(const struct proc *pr)
+{
+	return pr->pp.layout.major == 2 ? "PyEval_EvalFrameEx" : "_PyEval_EvalFrameDefault";
+}
+
+struct native_ctx {
+	struct sampler *s;
+	struct proc *pr;
+	bool in_interp; /* the frame is in the interpreter's binary */
+};
+
+/* One native frame, as a profile frame and its role in the merge. */
+static int on_native(void *ctx, const struct sg_sym_frame *f)
+{
+	struct native_ctx *c = ctx;
+	struct sampler *s = c->s;
+	struct sg_frame frame = {
+	    .type = f->kernel ? SG_FRAME_KERNEL
+	            : f->jit  ? SG_FRAME_JIT
+	                      : SG_FRAME_NATIVE,
+	    .line = s->opts->function ? 0 : f->line,
+	};
+	uint64_t key, role;
+	uint32_t id;
+
+	frame.name = sg_profile_intern(s->profile, f->name, strlen(f->name));
+	frame.file = sg_profile_intern(s->profile, f->file, strlen(f->file));
+	if (frame.name == UINT32_MAX || frame.file == UINT32_MAX)
+		return SG_ENOMEM;
+	id = sg_profile_frame_id(s->profile, &frame);
+	if (id == UINT32_MAX)
+		return SG_ENOMEM;
+	/* Only the interpreter's own functions are its eval loop or its
+	 * helpers: an extension's call_function is the extension's. */
+	key = ((uint64_t)id << 1 | c->in_interp) + 1;
+	if (!sg_u64map_get(&c->pr->roles, key, &role)) {
+		role = c->in_interp && !f->kernel ? sg_merge_role_of(f->name, eval_function(c->pr))
+		                                  : SG_MERGE_PLAIN;
+		if (sg_u64map_put(&c->pr->roles, key, role))
+			return SG_ENOMEM;
+	}
+	if (sg_grow(&s->nat, &s->nat_cap, s->nnat + 1, sizeof(*s->nat)))
+		return SG_ENOMEM;
+	s->nat[s->nnat++] = (struct sg_merge_native){.id = id, .role = (uint8_t)role};
+	return 0;
+}
+
+/* The native stack of a sample, leaf first, into s->nat. DWARF only: the
+ * eval loop's frame-pointer chain is not to be trusted (CPython is built
+ * without frame pointers before 3.12, and the kernel's walk then skips or
+ * invents callers). */
+static int native_frames(struct sampler *s, struct proc *pr, const struct sg_perf_record *rec)
+{
+	struct native_ctx c = {.s = s, .pr = pr};
+	bool dwarf;
+	size_t n =
+	    sg_unwind_sample(pr->uw, SG_UNWIND_DWARF, rec, s->uframes, NATIVE_MAX_UNWIND, &dwarf);
+	int err = 0;
+
+	s->nnat = 0;
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct sg_unwind_map *m =
+		    s->uframes[i].kernel ? NULL : sg_unwind_find(pr->uw, s->uframes[i].pc);
+
+		c.in_interp = m && strcmp(m->path, pr->pp.binary) == 0;
+		err = sg_syms_resolve(s->syms, pr->uw, &s->uframes[i], on_native, &c);
+	}
+	return err;
+}
+
+/* The merged stack deeper than --max-depth: its outermost and innermost
+ * frames around one "[K frames omitted]", as a walk's. */
+static int cut_merged(struct sampler *s, bool *truncated)
+{
+	struct sg_merge_out *m = &s->merged;
+	size_t keep_root = s->max_depth / 2, keep_leaf = s->max_depth - keep_root - 1;
+	int err;
+
+	if (m->n <= s->max_depth)
+		return 0;
+	err = omitted_id(s, m->n - keep_root - keep_leaf, &m->ids[keep_root]);
+	if (err)
+		return err;
+	memmove(&m->ids[keep_root + 1], &m->ids[m->n - keep_leaf], keep_leaf * sizeof(*m->ids));
+	m->n = s->max_depth;
+	*truncated = true;
+	return 0;
+}
+
+/* A sample's Python frames (depth of them in s->stack) merged with its
+ * native stack, as a profile stack id. */
+static int merge_native(struct sampler *s, struct proc *pr, const struct sg_perf_record *rec,
+                        size_t depth, uint32_t *stack, bool *truncated)
+{
+	struct sg_frame frame = {.type = SG_FRAME_NATIVE};
+	bool matched;
+	uint32_t unmatched;
+	int err;
+
+	for (size_t i = 0; i < depth; i++)
+		s->py[i] = (struct sg_merge_python){.id = s->stack[depth - 1 - i],
+		                                    .entry = s->entry[depth - 1 - i]};
+	frame.name = sg_profile_intern(s->profile, "[unmatched]", strlen("[unmatched]"));
+	unmatched = frame.name == UINT32_MAX ? UINT32_MAX : sg_profile_frame_id(s->profile, &frame);
+	err = unmatched == UINT32_MAX ? SG_ENOMEM : native_frames(s, pr, rec);
+	if (!err)
+		err = sg_merge(s->nat, s->nnat, s->py, depth, s->opts->native_all, unmatched,
+		               &s->merged, &matched);
+	if (!err)
+		err = cut_merged(s, truncated);
+	if (err)
+		return err;
+	if (matched)
+		s->stats->native_merged++;
+	else
+		s->stats->native_unmatched++;
+	*stack = sg_profile_stack_id(s->profile, s->merged.ids, s->merged.n);
+	return *stack == NO_STACK ? SG_ENOMEM : 0;
+}
+
 /* The stack th is in now, as a profile stack id into *stack; 0 with
- * *stack = NO_STACK when it is not in Python code now or its walk failed. */
-static int walk_stack(struct sampler *s, struct proc *pr, struct sg_pythread *th, uint32_t *stack,
-                      bool *truncated)
+ * *stack = NO_STACK when it is not in Python code now or its walk failed.
+ * With rec (the CPU clock's sample) and pr's native unwinder, merged with
+ * the native stack the sample copied. */
+static int walk_stack(struct sampler *s, struct proc *pr, struct sg_pythread *th,
+                      const struct sg_perf_record *rec, uint32_t *stack, bool *truncated)
 {
 	struct sg_pystack walk;
 	size_t depth = 0;
@@ -728,6 +887,8 @@ static int walk_stack(struct sampler *s, struct proc *pr, struct sg_pythread *th
 		return 0;
 	}
 	*truncated = walk.omitted != 0;
+	if (rec && pr->uw)
+		return merge_native(s, pr, rec, depth, stack, truncated);
 	*stack = sg_profile_stack_id(s->profile, s->stack, depth);
 	return *stack == NO_STACK ? SG_ENOMEM : 0;
 }
@@ -787,7 +948,7 @@ static int sample_thread(struct sampler *s, struct proc *pr, struct sg_pythread 
 		stack = lf->stack;
 		truncated = lf->truncated;
 	} else {
-		err = walk_stack(s, pr, th, &stack, &truncated);
+		err = walk_stack(s, pr, th, NULL, &stack, &truncated);
 		if (err || stack == NO_STACK)
 			return err;
 		/* Kept for as long as the thread stays quiet: the count was read
@@ -1154,10 +1315,12 @@ static int clocked_thread(struct sampler *s, struct proc *pr, uint64_t interp, p
 	return sg_u64map_put(&pr->tid_tstate, (uint64_t)tid + 1, s->now_ns << 1 | 1);
 }
 
-/* One sample of the CPU clock: tid of pr has used a period of CPU, at
- * time_ns. Its stack is walked now, as the kernel woke us for it. */
-static int sample_clocked(struct sampler *s, struct proc *pr, pid_t tid, uint64_t time_ns)
+/* One sample of the CPU clock, rec: a thread of pr has used a period of
+ * CPU. Its stack is walked now, as the kernel woke us for it. */
+static int sample_clocked(struct sampler *s, struct proc *pr, const struct sg_perf_record *rec)
 {
+	pid_t tid = (pid_t)rec->tid;
+	uint64_t time_ns = rec->time_ns;
 	uint64_t period = sg_pyperf_period_ns(s->pyperf), interp;
 	struct sg_labels labels = {.pid = pr->pid, .tid = tid};
 	struct sg_pyinterp is = {0};
@@ -1182,7 +1345,7 @@ static int sample_clocked(struct sampler *s, struct proc *pr, pid_t tid, uint64_
 		return SG_ENOMEM;
 	/* Not reused by the timer, should it take over: walked afresh. */
 	lf->stack = NO_STACK;
-	err = walk_stack(s, pr, &th, &stack, &truncated);
+	err = walk_stack(s, pr, &th, rec, &stack, &truncated);
 	if (err || stack == NO_STACK)
 		return err;
 	if (truncated)
@@ -1208,8 +1371,13 @@ static int clocked_one(void *ctx, const struct sg_perf_record *rec)
 
 		if (pr->pid != (pid_t)rec->pid || pr->state != PROC_PYTHON || pr->failed)
 			continue;
+		if (rec->type == PERF_RECORD_MMAP2)
+			return pr->uw && rec->mmap.prot & PROT_EXEC
+			           ? sg_unwind_map(pr->uw, rec->mmap.addr, rec->mmap.len,
+			                           rec->mmap.pgoff, rec->mmap.filename)
+			           : 0;
 		s->now_ns = now_ns(CLOCK_MONOTONIC);
-		err = sample_clocked(s, pr, (pid_t)rec->tid, rec->time_ns);
+		err = sample_clocked(s, pr, rec);
 		/* Handled once the read is done: the events stay open during it. */
 		if (err && err != SG_ENOMEM)
 			pr->failed = err;
@@ -1360,6 +1528,8 @@ static int cut_window(struct sampler *s, uint64_t end_ns)
 
 		sg_u64map_release(&pr->frame_ids);
 		sg_u64map_init(&pr->frame_ids);
+		sg_u64map_release(&pr->roles);
+		sg_u64map_init(&pr->roles);
 		for (size_t k = 0; k < pr->nlives; k++) {
 			struct life *lf = &pr->lives[k];
 
@@ -1540,10 +1710,16 @@ int sg_sampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_prof
 	s.max_depth = opts->max_depth ? opts->max_depth : SG_PYWALK_MAX_DEPTH;
 	s.raw = malloc(s.max_depth * sizeof(*s.raw));
 	s.stack = malloc((s.max_depth + 1) * sizeof(*s.stack));
+	s.entry = malloc((s.max_depth + 1) * sizeof(*s.entry));
 	s.now_ns = now_ns(CLOCK_MONOTONIC);
 	s.begin_ns = s.now_ns;
 
-	err = !s.raw || !s.stack ? SG_ENOMEM : 0;
+	err = !s.raw || !s.stack || !s.entry ? SG_ENOMEM : 0;
+	if (!err && opts->native) {
+		s.uframes = malloc(NATIVE_MAX_UNWIND * sizeof(*s.uframes));
+		s.py = malloc((s.max_depth + 1) * sizeof(*s.py));
+		err = !s.uframes || !s.py ? SG_ENOMEM : sg_syms_new(&s.syms);
+	}
 	if (!err && opts->clock == SG_CLOCK_CPU && opts->mode == SG_MODE_CPU) {
 		if (opts->gil)
 			snprintf(stats->clock_note, sizeof(stats->clock_note),
@@ -1555,7 +1731,7 @@ int sg_sampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_prof
 			snprintf(stats->clock_note, sizeof(stats->clock_note),
 			         "--memory: the RSS is read on the timer");
 		else
-			err = sg_pyperf_new(opts->rate_hz, &s.pyperf);
+			err = sg_pyperf_new(opts->rate_hz, opts->native, &s.pyperf);
 	}
 	if (!err)
 		err = add_proc(&s, pid);
@@ -1603,5 +1779,11 @@ int sg_sampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_prof
 	free(s.procs);
 	free(s.raw);
 	free(s.stack);
+	free(s.entry);
+	sg_syms_free(s.syms);
+	free(s.uframes);
+	free(s.nat);
+	free(s.py);
+	free(s.merged.ids);
 	return err;
 }

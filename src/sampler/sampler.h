@@ -118,6 +118,12 @@ struct sg_sampler_opts {
 	} resume;
 	enum sg_unwind_method unwind; /* native targets (sg_perfsampler_run) */
 	enum sg_sampler_clock clock;  /* Python targets in cpu mode */
+	/* record --native (Python targets, CPU clock): each sample's native
+	 * stack too, from the kernel's copy of the user stack, unwound by DWARF
+	 * CFI and merged with the Python frames (merge.h); native_all keeps the
+	 * interpreter's calling machinery that is otherwise folded. */
+	bool native;
+	bool native_all;
 	/* A launched target's perf_events, opened before its exec
 	 * (perfsampler.h), or NULL: closed as soon as CPython is found in it,
 	 * else sg_perfsampler_run reads them from the exec on. */
@@ -152,6 +158,10 @@ struct sg_sampler_stats {
 	bool cpu_clock;       /* sampled by the CPU clock (ticks: its samples) */
 	char clock_note[600]; /* why the timer ran when the CPU clock was
 	                       * asked; "" otherwise */
+	/* opts.native on a Python target: samples whose native and Python
+	 * stacks were merged, and those kept with an "[unmatched]" frame
+	 * (merge.h). Both 0 when the CPU clock did not run. */
+	uint64_t native_merged, native_unmatched;
 	/* Native targets (sg_perfsampler_run) only: */
 	bool native;            /* sampled through perf_events */
 	bool kernel_frames;     /* kernel stacks were allowed */

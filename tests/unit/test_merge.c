@@ -12,9 +12,9 @@
 #include "sampler/merge.h"
 #include "util/err.h"
 
-#define EVAL   SG_MERGE_EVAL
-#define HELPER SG_MERGE_HELPER
-#define PLAIN  SG_MERGE_PLAIN
+#define EVAL      SG_MERGE_EVAL
+#define HELPER    SG_MERGE_HELPER
+#define PLAIN     SG_MERGE_PLAIN
 #define UNMATCHED 999
 
 static void assert_stack(const struct sg_merge_out *out, const uint32_t *want, size_t n)
@@ -37,9 +37,9 @@ static void test_roles(void **state)
 	assert_int_equal(sg_merge_role_of("PyEval_EvalFrameEx", "PyEval_EvalFrameEx"), EVAL);
 	assert_int_equal(sg_merge_role_of("_PyEval_EvalFrameDefaultX", "_PyEval_EvalFrameDefault"),
 	                 PLAIN);
-	assert_int_equal(sg_merge_role_of("_PyObject_VectorcallTstate.lto_priv.0",
-	                                  "_PyEval_EvalFrameDefault"),
-	                 HELPER);
+	assert_int_equal(
+	    sg_merge_role_of("_PyObject_VectorcallTstate.lto_priv.0", "_PyEval_EvalFrameDefault"),
+	    HELPER);
 	assert_int_equal(sg_merge_role_of("_PyFunction_Vectorcall", "_PyEval_EvalFrameDefault"),
 	                 HELPER);
 	assert_int_equal(sg_merge_role_of("sre_ucs1_search", "_PyEval_EvalFrameDefault"), PLAIN);
@@ -73,7 +73,8 @@ static void test_one_frame_per_eval(void **state)
 static void test_runs(void **state)
 {
 	/* Python, leaf first: c, b (entry), a, main (entry); C between. */
-	const struct sg_merge_native nat[] = {{1, PLAIN}, {0, EVAL}, {2, PLAIN}, {0, EVAL}, {3, PLAIN}};
+	const struct sg_merge_native nat[] = {
+	    {1, PLAIN}, {0, EVAL}, {2, PLAIN}, {0, EVAL}, {3, PLAIN}};
 	const struct sg_merge_python py[] = {{10, false}, {11, true}, {12, false}, {13, true}};
 	const uint32_t want[] = {3, 13, 12, 2, 11, 10, 1};
 	struct sg_merge_out out = {0};
@@ -90,8 +91,8 @@ static void test_runs(void **state)
  * walk): kept, marked, the Python frames under what ran. */
 static void test_unmatched(void **state)
 {
-	const struct sg_merge_native nat[] = {{1, PLAIN}, {7, HELPER}, {0, EVAL}, {0, EVAL},
-	                                      {0, EVAL},  {5, PLAIN}};
+	const struct sg_merge_native nat[] = {{1, PLAIN}, {7, HELPER}, {0, EVAL},
+	                                      {0, EVAL},  {0, EVAL},   {5, PLAIN}};
 	const struct sg_merge_python py[] = {{100, true}, {101, true}};
 	const uint32_t want[] = {101, 100, UNMATCHED, 1};
 	struct sg_merge_out out = {0};
@@ -140,9 +141,9 @@ static void test_no_eval(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_roles),     cmocka_unit_test(test_one_frame_per_eval),
-	    cmocka_unit_test(test_runs),      cmocka_unit_test(test_unmatched),
-	    cmocka_unit_test(test_open_run),  cmocka_unit_test(test_no_eval),
+	    cmocka_unit_test(test_roles),    cmocka_unit_test(test_one_frame_per_eval),
+	    cmocka_unit_test(test_runs),     cmocka_unit_test(test_unmatched),
+	    cmocka_unit_test(test_open_run), cmocka_unit_test(test_no_eval),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
