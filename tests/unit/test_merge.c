@@ -42,6 +42,9 @@ static void test_roles(void **state)
 	    HELPER);
 	assert_int_equal(sg_merge_role_of("_PyFunction_Vectorcall", "_PyEval_EvalFrameDefault"),
 	                 HELPER);
+	assert_int_equal(
+	    sg_merge_role_of("_PyMethodDescr_FastCallKeywords", "_PyEval_EvalFrameDefault"),
+	    HELPER);
 	assert_int_equal(sg_merge_role_of("sre_ucs1_search", "_PyEval_EvalFrameDefault"), PLAIN);
 	assert_int_equal(sg_merge_role_of("builtin_exec", "_PyEval_EvalFrameDefault"), PLAIN);
 }
