@@ -439,15 +439,16 @@ static void print_summary(const struct sg_profile *p, const struct sg_sampler_st
 	if (st->clock_note[0])
 		fprintf(stderr, "  clock: the timer, not the CPU clock: %s\n", st->clock_note);
 	if (native && st->cpu_clock)
-		fprintf(stderr,
-		        "  native: %llu stacks merged with their Python frames, %llu unmatched "
-		        "(%.1f per thousand, marked [unmatched])\n",
-		        (unsigned long long)st->native_merged,
-		        (unsigned long long)st->native_unmatched,
-		        st->native_merged + st->native_unmatched
-		            ? 1000.0 * (double)st->native_unmatched /
-		                  (double)(st->native_merged + st->native_unmatched)
-		            : 0.0);
+		fprintf(
+		    stderr,
+		    "  native: %llu stacks merged with their Python frames, %llu unmatched (%llu "
+		    "deeper than the 64 KiB copied; %.1f per thousand, marked [unmatched])\n",
+		    (unsigned long long)st->native_merged, (unsigned long long)st->native_unmatched,
+		    (unsigned long long)st->native_cut,
+		    st->native_merged + st->native_unmatched
+		        ? 1000.0 * (double)st->native_unmatched /
+		              (double)(st->native_merged + st->native_unmatched)
+		        : 0.0);
 	else if (native)
 		fputs("  native: no native stacks: they come with the CPU clock's samples\n",
 		      stderr);

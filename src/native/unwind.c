@@ -43,6 +43,7 @@ struct sg_unwind {
 	const struct sg_perf_record *cur;
 	struct sg_unwind_frame *out;
 	size_t nout, max;
+	bool cut; /* the walk asked for memory above the copy */
 };
 
 static const Dwfl_Callbacks dwfl_callbacks = {
@@ -202,8 +203,11 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *a
 	uint64_t sp = r->sample.regs[PERF_SP];
 
 	(void)dwfl;
-	if (addr < sp || addr - sp > r->sample.stack_size || r->sample.stack_size - (addr - sp) < 8)
+	if (addr < sp || addr - sp > r->sample.stack_size ||
+	    r->sample.stack_size - (addr - sp) < 8) {
+		uw->cut |= addr >= sp;
 		return false;
+	}
 	memcpy(result, r->sample.stack + (addr - sp), 8);
 	return true;
 }
@@ -452,6 +456,11 @@ static size_t dwarf_walk(struct sg_unwind *uw, const struct sg_perf_record *r,
 	return uw->nout;
 }
 
+bool sg_unwind_cut(const struct sg_unwind *uw)
+{
+	return uw->cut;
+}
+
 size_t sg_unwind_sample(struct sg_unwind *uw, enum sg_unwind_method method,
                         const struct sg_perf_record *rec, struct sg_unwind_frame *frames,
                         size_t max, bool *dwarf)
@@ -460,6 +469,7 @@ size_t sg_unwind_sample(struct sg_unwind *uw, enum sg_unwind_method method,
 	bool can_dwarf = rec->sample.abi && rec->sample.nregs == NREGS && rec->sample.stack_size;
 
 	*dwarf = false;
+	uw->cut = false;
 	sg_unwind_dwfl(uw);
 	can_dwarf = can_dwarf && uw->attached;
 	if (can_dwarf && method == SG_UNWIND_AUTO)

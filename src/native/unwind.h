@@ -91,4 +91,9 @@ size_t sg_unwind_sample(struct sg_unwind *uw, enum sg_unwind_method method,
                         const struct sg_perf_record *rec, struct sg_unwind_frame *frames,
                         size_t max, bool *dwarf);
 
+/* Whether the last sample's DWARF walk ended because it needed the stack
+ * above the copy (deeper than the copy, whose size the record limits): its
+ * outermost frames are then missing. */
+bool sg_unwind_cut(const struct sg_unwind *uw);
+
 #endif

@@ -16,7 +16,9 @@
  *
  * When they do not match (the thread called or returned between the
  * kernel's copy and the walk, a frame was being pushed or popped, or the
- * copy did not reach the stack's root), nothing is guessed: the sample is
+ * copy did not reach the stack's root, which leaves nothing to tell a
+ * missing eval call from a call made since), nothing is guessed: the
+ * sample is
  * kept as its Python frames, then one frame "[unmatched]" (unmatched_id),
  * then the native frames above the innermost eval call (all of them when
  * there is none): what ran at the sample, without a claim about which

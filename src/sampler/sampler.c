@@ -853,10 +853,9 @@ static int merge_native(struct sampler *s, struct proc *pr, const struct sg_perf
 		err = cut_merged(s, truncated);
 	if (err)
 		return err;
-	if (matched)
-		s->stats->native_merged++;
-	else
-		s->stats->native_unmatched++;
+	s->stats->native_merged += matched;
+	s->stats->native_unmatched += !matched;
+	s->stats->native_cut += !matched && sg_unwind_cut(pr->uw);
 	*stack = sg_profile_stack_id(s->profile, s->merged.ids, s->merged.n);
 	return *stack == NO_STACK ? SG_ENOMEM : 0;
 }

@@ -160,8 +160,9 @@ struct sg_sampler_stats {
 	                       * asked; "" otherwise */
 	/* opts.native on a Python target: samples whose native and Python
 	 * stacks were merged, and those kept with an "[unmatched]" frame
-	 * (merge.h). Both 0 when the CPU clock did not run. */
-	uint64_t native_merged, native_unmatched;
+	 * (merge.h), and how many of those were so because the native stack
+	 * was deeper than its copy. All 0 when the CPU clock did not run. */
+	uint64_t native_merged, native_unmatched, native_cut;
 	/* Native targets (sg_perfsampler_run) only: */
 	bool native;            /* sampled through perf_events */
 	bool kernel_frames;     /* kernel stacks were allowed */

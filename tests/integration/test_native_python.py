@@ -31,7 +31,8 @@ def is_python(frame):
 
 
 def summary_counts(stderr):
-    m = re.search(r"native: (\d+) stacks merged with their Python frames, (\d+) unmatched", stderr)
+    m = re.search(r"native: (\d+) stacks merged with their Python frames, (\d+) unmatched "
+                  r"\(\d+ deeper than the 64 KiB copied;", stderr)
     assert m, stderr
     return int(m.group(1)), int(m.group(2))
 
