@@ -117,13 +117,14 @@ static void reverse(uint32_t *ids, size_t n)
 }
 
 int sg_merge(const struct sg_merge_native *nat, size_t nn, const struct sg_merge_python *py,
-             size_t np, bool all, uint32_t unmatched_id, struct sg_merge_out *out, bool *matched)
+             size_t np, bool leaf_copied, bool all, uint32_t unmatched_id, struct sg_merge_out *out,
+             bool *matched)
 {
 	size_t next_py = 0, i = 0;
 	int err = 0;
 
 	out->n = 0;
-	*matched = counts_match(nat, nn, py, np);
+	*matched = leaf_copied && counts_match(nat, nn, py, np);
 	/* Built leaf first, as both inputs are, and turned round at the end. */
 	for (; i < nn && !err; i++) {
 		if (nat[i].role != SG_MERGE_EVAL) {

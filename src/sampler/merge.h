@@ -12,7 +12,10 @@
  * of frames, from the innermost up to the one marked entry (the frame the
  * C-level call began with; pywalk.h). So the stacks match when there are
  * as many eval calls as runs, the outermost Python frame closing a run;
- * the k-th eval call from the leaf is then replaced by the k-th run.
+ * the k-th eval call from the leaf is then replaced by the k-th run. And
+ * the innermost Python frame must be one that existed at the copy
+ * (leaf_copied, the caller's check): on 3.11+ a call from Python to Python
+ * made between the copy and the walk changes no count.
  *
  * When they do not match (the thread called or returned between the
  * kernel's copy and the walk, a frame was being pushed or popped, or the
@@ -75,6 +78,7 @@ struct sg_merge_out {
  * whether the two matched. 0, or SG_ENOMEM.
  */
 int sg_merge(const struct sg_merge_native *nat, size_t nn, const struct sg_merge_python *py,
-             size_t np, bool all, uint32_t unmatched_id, struct sg_merge_out *out, bool *matched);
+             size_t np, bool leaf_copied, bool all, uint32_t unmatched_id, struct sg_merge_out *out,
+             bool *matched);
 
 #endif

@@ -830,6 +830,29 @@ static int cut_merged(struct sampler *s, bool *truncated)
 	return 0;
 }
 
+/*
+ * Whether the sample's copy of the stack or its registers hold frame, the
+ * address of the walk's innermost Python frame. The eval call running it
+ * keeps it in a register or a stack slot (its own, or where a callee saved
+ * it), so one pushed after the copy, by a call made in the moment between
+ * the sample and the walk, is missing. On 3.11+ a Python call made from
+ * Python adds no eval call: the counts alone would not see it.
+ */
+static bool leaf_in_copy(const struct sg_perf_record *rec, uint64_t frame)
+{
+	for (uint32_t i = 0; i < rec->sample.nregs; i++)
+		if (rec->sample.regs[i] == frame)
+			return true;
+	for (uint64_t at = 0; at + 8 <= rec->sample.stack_size; at += 8) {
+		uint64_t word;
+
+		memcpy(&word, rec->sample.stack + at, sizeof(word));
+		if (word == frame)
+			return true;
+	}
+	return false;
+}
+
 /* A sample's Python frames (depth of them in s->stack) merged with its
  * native stack, as a profile stack id. */
 static int merge_native(struct sampler *s, struct proc *pr, const struct sg_perf_record *rec,
@@ -847,8 +870,8 @@ static int merge_native(struct sampler *s, struct proc *pr, const struct sg_perf
 	unmatched = frame.name == UINT32_MAX ? UINT32_MAX : sg_profile_frame_id(s->profile, &frame);
 	err = unmatched == UINT32_MAX ? SG_ENOMEM : native_frames(s, pr, rec);
 	if (!err)
-		err = sg_merge(s->nat, s->nnat, s->py, depth, s->opts->native_all, unmatched,
-		               &s->merged, &matched);
+		err = sg_merge(s->nat, s->nnat, s->py, depth, leaf_in_copy(rec, s->raw[0].frame),
+		               s->opts->native_all, unmatched, &s->merged, &matched);
 	if (!err)
 		err = cut_merged(s, truncated);
 	if (err)

@@ -63,10 +63,10 @@ static void test_one_frame_per_eval(void **state)
 	bool matched = false;
 
 	(void)state;
-	assert_int_equal(sg_merge(nat, 7, py, 2, false, UNMATCHED, &out, &matched), 0);
+	assert_int_equal(sg_merge(nat, 7, py, 2, true, false, UNMATCHED, &out, &matched), 0);
 	assert_true(matched);
 	assert_stack(&out, want, 5);
-	assert_int_equal(sg_merge(nat, 7, py, 2, true, UNMATCHED, &out, &matched), 0);
+	assert_int_equal(sg_merge(nat, 7, py, 2, true, true, UNMATCHED, &out, &matched), 0);
 	assert_true(matched);
 	assert_stack(&out, want_all, 7);
 	free(out.ids);
@@ -84,9 +84,15 @@ static void test_runs(void **state)
 	bool matched = false;
 
 	(void)state;
-	assert_int_equal(sg_merge(nat, 5, py, 4, false, UNMATCHED, &out, &matched), 0);
+	assert_int_equal(sg_merge(nat, 5, py, 4, true, false, UNMATCHED, &out, &matched), 0);
 	assert_true(matched);
 	assert_stack(&out, want, 7);
+	/* The same counts, but the innermost frame was pushed after the copy
+	 * (a call from Python to Python adds no eval call). */
+	assert_int_equal(sg_merge(nat, 5, py, 4, false, false, UNMATCHED, &out, &matched), 0);
+	assert_false(matched);
+	assert_int_equal(out.ids[out.n - 1], 1);
+	assert_int_equal(out.ids[out.n - 2], UNMATCHED);
 	free(out.ids);
 }
 
@@ -102,7 +108,7 @@ static void test_unmatched(void **state)
 	bool matched = true;
 
 	(void)state;
-	assert_int_equal(sg_merge(nat, 6, py, 2, false, UNMATCHED, &out, &matched), 0);
+	assert_int_equal(sg_merge(nat, 6, py, 2, true, false, UNMATCHED, &out, &matched), 0);
 	assert_false(matched);
 	assert_stack(&out, want, 4);
 	free(out.ids);
@@ -119,7 +125,7 @@ static void test_open_run(void **state)
 	bool matched = true;
 
 	(void)state;
-	assert_int_equal(sg_merge(nat, 2, py, 2, false, UNMATCHED, &out, &matched), 0);
+	assert_int_equal(sg_merge(nat, 2, py, 2, true, false, UNMATCHED, &out, &matched), 0);
 	assert_false(matched);
 	assert_stack(&out, want, 4);
 	free(out.ids);
@@ -135,7 +141,7 @@ static void test_no_eval(void **state)
 	bool matched = true;
 
 	(void)state;
-	assert_int_equal(sg_merge(nat, 3, py, 1, false, UNMATCHED, &out, &matched), 0);
+	assert_int_equal(sg_merge(nat, 3, py, 1, true, false, UNMATCHED, &out, &matched), 0);
 	assert_false(matched);
 	assert_stack(&out, want, 4);
 	free(out.ids);
