@@ -17,6 +17,8 @@ SHARED = os.path.join(os.path.dirname(ROOT), "shared", "workloads")
 # Enough samples of the function under test for its shares to mean
 # something (a 3 s run at 100 Hz on a machine whose two cores are shared).
 MIN_SAMPLES = 30
+# An interpreter's function without a symbol: BINARY+0xOFFSET.
+UNNAMED = re.compile(r"^(lib)?python[\d.]*[a-z]?(\.so[\d.]*)?\+0x")
 # The interpreter's calling machinery, folded unless --native-all.
 HELPERS = re.compile(r"^(_?PyObject_(Call|Vectorcall|FastCall)|_PyFunction_Vectorcall|"
                      r"cfunction_vectorcall|method_vectorcall|call_function |_PyEval_Vector|"
@@ -127,3 +129,39 @@ def test_native_needs_the_cpu_clock(extra):
     status, _, stderr = run([SPYGLASS, "record", "--native"] + extra + ["--pid", "1"])
     assert status == 2, stderr
     assert "--native needs cpu mode on the CPU clock" in stderr, stderr
+
+
+def build_extension(python, tmp_path):
+    """callback_ext built against python's own headers into tmp_path."""
+    status, include, _ = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"])
+    include = include.strip()
+    if status or not os.path.exists(os.path.join(include, "Python.h")):
+        pytest.skip("no Python.h for %s" % python)
+    status, _, stderr = run(["cc", "-shared", "-fPIC", "-O0", "-g", "-I" + include, "-o",
+                             str(tmp_path / "callback_ext.so"),
+                             os.path.join(WORKLOADS, "callback_ext.c")])
+    assert status == 0, stderr
+    return str(tmp_path)
+
+
+def test_c_calling_back_into_python(python, tmp_path):
+    """A C function calling a Python function that calls C again: the stack
+    alternates, in order, each Python frame in its own eval call."""
+    ext = build_extension(python, tmp_path)
+    r = record(["-r", "100", "--native"], "native_callback.py", [3, ext], python)
+    assert r.status == 0, r.stderr
+    merged, unmatched = summary_counts(r.stderr)
+    assert unmatched <= max_unmatched(python) * (merged + unmatched), r.stderr
+    want = ["alternate", "call_back"] * 3 + ["alternate", "burn"]
+    found = list(under(r.stacks, "alternate", "native_callback.py"))
+    total = sum(n for _, n, _ in found)
+    assert total >= MIN_SAMPLES, r.stderr
+    alternating = 0
+    for stack, n, i in found:
+        # A stripped interpreter's static functions (Debian's) have no
+        # names to be folded by: passed over.
+        names = [f.split(" (")[0] for f in stack[i:] if not UNNAMED.match(f)]
+        python_frames = [f.split(" (")[0] for f in stack[:i] if is_python(f)]
+        assert python_frames == ["<module>", "main"], stack
+        alternating += n * (names[:len(want)] == want)
+    assert alternating >= 0.8 * total, (alternating, total, r.stderr)

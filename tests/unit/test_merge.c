@@ -45,6 +45,8 @@ static void test_roles(void **state)
 	assert_int_equal(
 	    sg_merge_role_of("_PyMethodDescr_FastCallKeywords", "_PyEval_EvalFrameDefault"),
 	    HELPER);
+	assert_int_equal(sg_merge_role_of("cfunction_call_varargs", "_PyEval_EvalFrameDefault"),
+	                 HELPER);
 	assert_int_equal(sg_merge_role_of("sre_ucs1_search", "_PyEval_EvalFrameDefault"), PLAIN);
 	assert_int_equal(sg_merge_role_of("builtin_exec", "_PyEval_EvalFrameDefault"), PLAIN);
 }
