@@ -49,8 +49,8 @@ static PyMethodDef methods[] = {
 
 /* The one place the two APIs differ: how a module is made. */
 #if PY_MAJOR_VERSION >= 3
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "callback_ext", NULL, -1, methods,
-                                    NULL, NULL, NULL, NULL};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "callback_ext", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit_callback_ext(void);
 PyMODINIT_FUNC PyInit_callback_ext(void)
