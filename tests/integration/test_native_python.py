@@ -39,8 +39,8 @@ def summary_counts(stderr):
     return int(m.group(1)), int(m.group(2))
 
 
-def record_native(python, workload, seconds=3, extra=()):
-    r = record(["-r", "100", "--native"] + list(extra), workload, [seconds], python)
+def record_native(python, workload, wargs=(3,), extra=()):
+    r = record(["-r", "100", "--native"] + list(extra), workload, list(wargs), python)
     assert r.status == 0, r.stderr
     merged, unmatched = summary_counts(r.stderr)
     # Every sample is one or the other, and each unmatched one is marked.
@@ -67,6 +67,17 @@ def under(stacks, caller, workload):
                 break
 
 
+def samples_under(python, workload, caller, wargs=(3,)):
+    """A run of workload, checked for unmatched samples, and its matched
+    samples with caller (as under()), enough of them: (run, found, total)."""
+    r, merged, unmatched = record_native(python, workload, wargs)
+    assert unmatched <= max_unmatched(python) * (merged + unmatched), r.stderr
+    found = list(under(r.stacks, caller, os.path.basename(workload)))
+    total = sum(n for _, n, _ in found)
+    assert total >= MIN_SAMPLES, r.stderr
+    return r, found, total
+
+
 @pytest.fixture
 def native_zlib():
     path = os.path.join(SHARED, "native_zlib.py")
@@ -76,11 +87,7 @@ def native_zlib():
 
 
 def test_zlib_under_squeeze(python, native_zlib):
-    r, merged, unmatched = record_native(python, native_zlib)
-    assert unmatched <= max_unmatched(python) * (merged + unmatched), r.stderr
-    found = list(under(r.stacks, "squeeze", "native_zlib.py"))
-    total = sum(n for _, n, _ in found)
-    assert total >= MIN_SAMPLES, r.stderr
+    r, found, total = samples_under(python, native_zlib, "squeeze")
     libz = 0
     for stack, n, i in found:
         # Below squeeze: the Python callers in order, and native code (the
@@ -99,11 +106,7 @@ def test_zlib_under_squeeze(python, native_zlib):
 
 
 def test_regex_engine_under_backtrack(python):
-    r, merged, unmatched = record_native(python, "native_re.py")
-    assert unmatched <= max_unmatched(python) * (merged + unmatched), r.stderr
-    found = list(under(r.stacks, "backtrack", "native_re.py"))
-    total = sum(n for _, n, _ in found)
-    assert total >= MIN_SAMPLES, r.stderr
+    r, found, total = samples_under(python, "native_re.py", "backtrack")
     sre = 0
     for stack, n, i in found:
         above = stack[i + 1:]
@@ -119,7 +122,7 @@ def test_native_all_keeps_the_calling_machinery():
     version = next((v for v in reversed(SUPPORTED) if v in INTERPRETERS), None)
     if not version:
         pytest.skip("no pyenv CPython found (its symbols name the helpers)")
-    r, _, _ = record_native(INTERPRETERS[version], "native_re.py", 2, ["--native-all"])
+    r, _, _ = record_native(INTERPRETERS[version], "native_re.py", [2], ["--native-all"])
     helpers = sum(n for s, n in r.stacks.items() if any(HELPERS.match(f) for f in s))
     assert helpers >= 0.5 * r.total, r.stderr
 
@@ -148,14 +151,8 @@ def test_c_calling_back_into_python(python, tmp_path):
     """A C function calling a Python function that calls C again: the stack
     alternates, in order, each Python frame in its own eval call."""
     ext = build_extension(python, tmp_path)
-    r = record(["-r", "100", "--native"], "native_callback.py", [3, ext], python)
-    assert r.status == 0, r.stderr
-    merged, unmatched = summary_counts(r.stderr)
-    assert unmatched <= max_unmatched(python) * (merged + unmatched), r.stderr
+    r, found, total = samples_under(python, "native_callback.py", "alternate", [3, ext])
     want = ["alternate", "call_back"] * 3 + ["alternate", "burn"]
-    found = list(under(r.stacks, "alternate", "native_callback.py"))
-    total = sum(n for _, n, _ in found)
-    assert total >= MIN_SAMPLES, r.stderr
     alternating = 0
     for stack, n, i in found:
         # A stripped interpreter's static functions (Debian's) have no
