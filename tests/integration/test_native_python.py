@@ -162,3 +162,17 @@ def test_c_calling_back_into_python(python, tmp_path):
         assert python_frames == ["<module>", "main"], stack
         alternating += n * (names[:len(want)] == want)
     assert alternating >= 0.8 * total, (alternating, total, r.stderr)
+
+
+def test_generator_in_its_consumer(python):
+    """A generator's frame comes between its consumer and the C it calls,
+    whether it was resumed by a C call (before 3.12) or inline."""
+    r, found, total = samples_under(python, "native_gen.py", "gen")
+    in_order = 0
+    for stack, n, i in found:
+        python_frames = [f.split(" (")[0] for f in stack[:i + 1] if is_python(f)]
+        assert python_frames == ["<module>", "consume", "gen"], stack
+        above = stack[i + 1:]
+        assert not any(is_python(f) for f in above), stack
+        in_order += n * any("libz.so" in f for f in above)
+    assert in_order >= 0.6 * total, (in_order, total, r.stderr)
