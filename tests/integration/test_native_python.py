@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from conftest import INTERPRETERS, ROOT, SUPPORTED, WORKLOADS, record, run, SPYGLASS
+from conftest import INTERPRETERS, ROOT, SUPPORTED, WORKLOADS, record, run, SPYGLASS, start, stop
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "workloads")
 # Enough samples of the function under test for its shares to mean
@@ -176,3 +176,21 @@ def test_generator_in_its_consumer(python):
         assert not any(is_python(f) for f in above), stack
         in_order += n * any("libz.so" in f for f in above)
     assert in_order >= 0.6 * total, (in_order, total, r.stderr)
+
+
+def test_attached(python):
+    """Attached to a running program (its mappings read from /proc, not
+    seen being made): the regex engine above backtrack as when launched."""
+    proc = start(python, "native_re.py", 6)
+    try:
+        r = record(["-r", "100", "--native", "-d", "3"], pid=proc.pid)
+    finally:
+        stop(proc)
+    assert r.status == 0, r.stderr
+    merged, unmatched = summary_counts(r.stderr)
+    assert unmatched <= max_unmatched(python) * (merged + unmatched), r.stderr
+    found = list(under(r.stacks, "backtrack", "native_re.py"))
+    total = sum(n for _, n, _ in found)
+    assert total >= MIN_SAMPLES, r.stderr
+    native = sum(n for stack, n, i in found if stack[i + 1:] and not is_python(stack[i + 1]))
+    assert native >= 0.7 * total, (native, total, r.stderr)
