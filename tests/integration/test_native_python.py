@@ -68,11 +68,16 @@ def under(stacks, caller, workload):
 
 
 def samples_under(python, workload, caller, wargs=(3,)):
-    """A run of workload, checked for unmatched samples, and its matched
-    samples with caller (as under()), enough of them: (run, found, total)."""
+    """A run of workload, as found_under()."""
     r, merged, unmatched = record_native(python, workload, wargs)
+    return found_under(r, python, merged, unmatched, caller, os.path.basename(workload))
+
+
+def found_under(r, python, merged, unmatched, caller, workload):
+    """A run checked for unmatched samples, and its matched samples with
+    caller (as under()), enough of them: (run, found, total)."""
     assert unmatched <= max_unmatched(python) * (merged + unmatched), r.stderr
-    found = list(under(r.stacks, caller, os.path.basename(workload)))
+    found = list(under(r.stacks, caller, workload))
     total = sum(n for _, n, _ in found)
     assert total >= MIN_SAMPLES, r.stderr
     return r, found, total
@@ -188,9 +193,6 @@ def test_attached(python):
         stop(proc)
     assert r.status == 0, r.stderr
     merged, unmatched = summary_counts(r.stderr)
-    assert unmatched <= max_unmatched(python) * (merged + unmatched), r.stderr
-    found = list(under(r.stacks, "backtrack", "native_re.py"))
-    total = sum(n for _, n, _ in found)
-    assert total >= MIN_SAMPLES, r.stderr
+    r, found, total = found_under(r, python, merged, unmatched, "backtrack", "native_re.py")
     native = sum(n for stack, n, i in found if stack[i + 1:] and not is_python(stack[i + 1]))
     assert native >= 0.7 * total, (native, total, r.stderr)
