@@ -123,6 +123,7 @@ bench: bench-deps $(BUILD)/spyglass $(BUILD)/bench_profile $(BUILD)/bench_store
 	$(PYTHON) bench/bench_convert.py --spyglass $(BUILD)/spyglass
 	$(PYTHON) bench/bench.py --spyglass $(BUILD)/spyglass
 	$(PYTHON) bench/bench_native.py --spyglass $(BUILD)/spyglass
+	$(PYTHON) bench/bench_native_python.py --spyglass $(BUILD)/spyglass
 	$(PYTHON) bench/bench_pyclock.py --spyglass $(BUILD)/spyglass
 
 # The example is a small job with a hot spot and a slow wait: wall mode
