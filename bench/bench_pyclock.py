@@ -9,11 +9,16 @@ For each clock, depth (tests/workloads/deep.py, one busy thread) and rate it
 prints the profiler's CPU per sample (us): its user + system time (wait4)
 attached for 3 x SECONDS less that for SECONDS, over the samples the longer
 run took more, so that start-up (reading the interpreter's ELF files) is
-left out; and the samples of the longer run. Once, in the same run:
+left out; the samples of the longer run, and those it lost (the CPU clock:
+records the kernel could not write; the timer: walks dropped). Once, in
+the same run:
   - the floor: CPU of a bare timer wake-up at 1 kHz (bench_native.py's C
     loop of clock_nanosleep), what any timer-driven sampler pays per tick;
   - spyglass attached to an idle Python program (time.sleep) for SECONDS,
-    on each clock, as a share of one core, start-up included.
+    on each clock, as a share of one core, start-up included;
+  - the target's slowdown at 100 Hz and 1 kHz on each clock: the median wall
+    time of a fixed job (tests/workloads/callheavy.py, launched) profiled,
+    over that of the job alone, interleaved.
 Machines are noisy: every figure is the median of REPEATS runs,
 interleaved clock by clock.
 
@@ -62,10 +67,23 @@ def per_sample(spyglass, python, clock, depth, rate, seconds, out):
     def count(err):
         if clock == "cpu":
             assert "CPU clock" in err, err
-        return int(re.search(r"samples: (\d+)", err).group(1)), 0
+        lost = re.search(r"lost by the kernel: (\d+)" if clock == "cpu" else r"dropped: (\d+)",
+                         err)
+        return int(re.search(r"samples: (\d+)", err).group(1)), int(lost.group(1)) if lost else 0
 
-    cpu, _, samples = attached(cmd, script, seconds, count)
-    return cpu, samples
+    cpu, lost, samples = attached(cmd, script, seconds, count)
+    return cpu, samples, lost
+
+
+def work_time(spyglass, python, clock, rate, iterations, out):
+    """Wall seconds of callheavy.py ITERATIONS, under spyglass (clock None: alone)."""
+    cmd = [python, os.path.join(ROOT, "tests", "workloads", "callheavy.py"), str(iterations)]
+    if clock:
+        cmd = [spyglass, "record", "--clock", clock, "-r", str(rate), "-o",
+               os.path.join(out, "w.folded"), "--"] + cmd
+    start = time.perf_counter()
+    subprocess.check_call(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 def idle_share(spyglass, python, clock, seconds, out):
@@ -100,7 +118,8 @@ def main():
         for clock in CLOCKS:
             print("spyglass --clock %-5s attached to an idle Python program: %.3f%% of one core"
                   % (clock, statistics.median(idle[clock])))
-        print("\n%-6s %6s %6s %14s %10s" % ("clock", "depth", "rate", "CPU/sample", "samples"))
+        print("\n%-6s %6s %6s %14s %10s %6s" % ("clock", "depth", "rate", "CPU/sample", "samples",
+                                                "lost"))
         for depth in [20, 100]:
             for rate in [100, 1000]:
                 rows = {c: [] for c in CLOCKS}
@@ -109,9 +128,23 @@ def main():
                         rows[clock].append(per_sample(args.spyglass, args.python, clock, depth,
                                                       rate, seconds, out))
                 for clock in CLOCKS:
-                    print("%-6s %6d %6d %11.1f us %10d" % (
+                    print("%-6s %6d %6d %11.1f us %10d %6d" % (
                         clock, depth, rate, statistics.median(r[0] for r in rows[clock]),
-                        statistics.median(r[1] for r in rows[clock])))
+                        statistics.median(r[1] for r in rows[clock]),
+                        statistics.median(r[2] for r in rows[clock])))
+        iterations = 200000 if args.quick else 1000000
+        print("\nslowdown of callheavy.py %d (wall time, profiled / alone, median of %d):"
+              % (iterations, repeats))
+        for rate in [100, 1000]:
+            times = {c: [] for c in [None] + CLOCKS}
+            for _ in range(repeats):
+                for clock in times:
+                    times[clock].append(work_time(args.spyglass, args.python, clock, rate,
+                                                  iterations, out))
+            alone = statistics.median(times[None])
+            print("  %5d Hz: " % rate + ", ".join(
+                "--clock %s x%.3f" % (c, statistics.median(times[c]) / alone) for c in CLOCKS) +
+                " (alone %.2f s)" % alone)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     return 0
