@@ -53,7 +53,8 @@ struct sg_perf {
 	bool cs, on_exec, dither;
 	uint64_t period, rng; /* with dither: the mean period, xorshift64 */
 	/* With dither, (tid * ncpus + ring) + 1: that thread's event on that
-	 * CPU, whose period its samples there redraw. */
+	 * CPU (fd + 1 in the low 32 bits; 0 once closed), whose period its
+	 * samples there redraw, and those samples' count above. */
 	struct sg_u64map thread_fds;
 	struct sg_u64map cs_ids;
 	char offcpu_note[256];
@@ -380,7 +381,8 @@ static void close_thread(struct sg_perf *perf, pid_t tid)
 		return;
 	for (size_t i = 0; i < perf->ncpus; i++) {
 		/* Replacing a value needs no memory: the puts cannot fail. */
-		if (!sg_u64map_get(&perf->thread_fds, thread_key(perf, tid, i), &fd) || !fd)
+		if (!sg_u64map_get(&perf->thread_fds, thread_key(perf, tid, i), &fd) ||
+		    !(fd &= 0xffffffffu))
 			continue;
 		sg_u64map_put(&perf->thread_fds, thread_key(perf, tid, i), 0);
 		if ((int)fd - 1 == perf->rings[i].fd)
@@ -754,14 +756,26 @@ static int followed_fork(struct sg_perf *perf, const struct sg_perf_record *rec)
 	return open_thread(perf, (pid_t)rec->tid, &sys_errno) == SG_ENOMEM ? SG_ENOMEM : 0;
 }
 
+/* Every REDRAW_EVERY-th sample of an event: the ioctl reaches the thread's
+ * CPU (an IPI while it runs, 10-15 us in a VM), and one random period in a
+ * few is enough to break the lock: each run of equal periods starts at a
+ * random place of the program's cycle. */
+#define REDRAW_EVERY 4
+
 static void redraw_period(struct sg_perf *perf, const struct sg_perf_record *rec, size_t ring)
 {
-	uint64_t fd, period = next_period(perf);
+	uint64_t key = thread_key(perf, (pid_t)rec->tid, ring), v, period;
 
+	if (!sg_u64map_get(&perf->thread_fds, key, &v) || !(v & 0xffffffffu))
+		return;
+	v += 1ull << 32;
+	sg_u64map_put(&perf->thread_fds, key, v); /* replaces: cannot fail */
+	if ((v >> 32) % REDRAW_EVERY)
+		return;
 	/* It restarts the count now: the CPU used since the sample is not
 	 * counted, a random span like the period itself. */
-	if (sg_u64map_get(&perf->thread_fds, thread_key(perf, (pid_t)rec->tid, ring), &fd) && fd)
-		ioctl((int)fd - 1, PERF_EVENT_IOC_PERIOD, &period);
+	period = next_period(perf);
+	ioctl((int)(v & 0xffffffffu) - 1, PERF_EVENT_IOC_PERIOD, &period);
 }
 
 static int by_time(const void *a, const void *b)
