@@ -70,6 +70,7 @@
 	X(frame.state)                                                                             \
 	X(frame.owner)                                                                             \
 	X(frame.owner_cstack)                                                                      \
+	X(frame.is_entry)                                                                          \
 	X(frame.localsplus)                                                                        \
 	X(code.size)                                                                               \
 	X(code.filename)                                                                           \
@@ -370,6 +371,9 @@ static void check_frame(void)
 #if PY_VERSION_HEX >= 0x030c0000
 	/* 3.11 pushes no C-stack shim frames. */
 	SAME(frame.owner_cstack, FRAME_OWNED_BY_CSTACK);
+#elif PY_VERSION_HEX >= 0x030b0000
+	/* Only 3.11 marks the frame an eval call entered with (merge.h). */
+	AT(frame.is_entry, _PyInterpreterFrame, is_entry, 1, size);
 #endif
 }
 

@@ -121,6 +121,9 @@ int main(void)
 #if PY_VERSION_HEX >= 0x030c0000
 	/* 3.11 has no C-stack shim frames. */
 	ROW(owner_cstack, FRAME_OWNED_BY_CSTACK);
+#else
+	/* 3.11 alone marks the frame an eval call entered with. */
+	ROW(is_entry, offsetof(_PyInterpreterFrame, is_entry));
 #endif
 	ROW(localsplus, offsetof(_PyInterpreterFrame, localsplus));
 #else
