@@ -56,7 +56,7 @@ static const char help[] =
     "      --referrers TYPE  what holds the objects of TYPE (as the census names it:\n"
     "                        app.sessions.Session, dict), one line per kind of\n"
     "                        holder, named from a module global, class or instance\n"
-    "                        attribute or closure\n"
+    "                        attribute, closure or a thread's frame locals\n"
     "      --traces          tracemalloc's traces instead (a target started with\n"
     "                        PYTHONTRACEMALLOC=N): live bytes and blocks by the line\n"
     "                        that allocated them; with --diff, as compare_to\n"

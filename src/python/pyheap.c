@@ -12,9 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "python/pycode.h"
 #include "python/pydict.h"
 #include "python/pyheap.h"
+#include "python/pylocals.h"
 #include "python/pystr.h"
+#include "python/pythreads.h"
+#include "python/pywalk.h"
 #include "util/err.h"
 #include "util/u64map.h"
 
@@ -555,10 +559,20 @@ struct referrers {
 	struct sg_u64map classes; /* a class's dict -> its type index + 1 */
 	char (*names)[128];       /* module names */
 	size_t nnames;
+	struct sg_u64map locals; /* an object a frame's local holds -> index in frames + 1 */
+	char (*frames)[256];     /* "local kept of hold (app.py) in thread 'worker'" */
+	size_t nframes, cap_frames;
 };
 
 #define MAX_HOLDERS 65536 /* holders named one by one; the rest are "other" */
 #define MAX_DEPTH   6     /* containers between a holder and its root */
+/* Frames of a thread whose locals are searched: a deeper stack keeps its
+ * innermost and outermost halves (sg_pywalk_frames), where a program's
+ * own long-lived locals (its main loop's, a worker's) are. */
+#define FRAMES_READ 512
+/* Walks of a thread's frames before it is given up as changing too fast
+ * to read (a sleeping thread's read once). */
+#define FRAME_WALKS 3
 
 static bool is_type(const struct census *c, uint64_t obj, uint32_t *type)
 {
@@ -714,6 +728,10 @@ static void describe(struct census *c, const struct referrers *r, uint64_t holde
 		const char *xn = c->out->types[xt].name, *pn;
 		char here[512];
 
+		if (!p && sg_u64map_get(&r->locals, x, &at)) {
+			say(out, len, "%sthe %s in %s", what, xn, r->frames[at - 1]);
+			return;
+		}
 		if (!p) {
 			say(out, len, "%s%s%s (nothing counted refers to it)", what,
 			    depth ? "" : "a ", xn);
@@ -816,6 +834,117 @@ static int add_holder(struct sg_pyheap *h, size_t *cap, const char *what, uint64
 	return 0;
 }
 
+/* The thread th as a holder line names it: by its threading name when
+ * threading lists it, else by its kernel tid. */
+static void thread_label(struct sg_pythreads *names, const struct sg_pythread *th, char *buf,
+                         size_t len)
+{
+	char name[128];
+
+	if (names && sg_pythreads_name(names, th, 0, name, sizeof(name)) == 0)
+		say(buf, len, "thread '%s'", name);
+	else if (th->tid)
+		say(buf, len, "thread %d", (int)th->tid);
+	else
+		say(buf, len, "thread 0x%llx", (unsigned long long)th->thread_id);
+}
+
+/* One frame's locals: those that hold an object of the wanted type are
+ * holders themselves ("local s of f (app.py) in thread 'main'"); the
+ * others are roots describe() ends a chain at. */
+static int frame_locals(struct census *c, struct referrers *r, struct sg_pycodes *codes,
+                        const struct sg_pyframe_raw *f, const char *thread, const bool *target,
+                        size_t *cap)
+{
+	const struct sg_pycode *code;
+	struct sg_pyslot *slots = NULL;
+	size_t n = 0;
+	int err = sg_pycodes_get(codes, &f->code, &code);
+
+	/* A frame popped while we read (its code gone) has nothing to say. */
+	if (err || code->shim)
+		return err == SG_ENOMEM ? err : 0;
+	err = sg_pylocals_slots(c->pp, f->frame, f->code.addr, &slots, &n);
+	if (err) {
+		free(slots);
+		return err == SG_ENOMEM ? err : 0;
+	}
+	for (size_t i = 0; !err && i < n; i++) {
+		const char *file = strrchr(code->filename, '/');
+		char label[256];
+		uint32_t t;
+
+		say(label, sizeof(label), "local %s of %s (%s) in %s", slots[i].name, code->name,
+		    file ? file + 1 : code->filename, thread);
+		if (is_type(c, slots[i].value, &t) && target[t]) {
+			err = add_holder(c->out, cap, label, 1);
+			continue;
+		}
+		/* The innermost frame that holds an object names it. */
+		if (sg_u64map_get(&r->locals, slots[i].value, NULL))
+			continue;
+		err = grow((void **)&r->frames, &r->cap_frames, r->nframes + 1, sizeof(*r->frames));
+		if (!err) {
+			memcpy(r->frames[r->nframes], label, sizeof(label));
+			err = sg_u64map_put(&r->locals, slots[i].value, ++r->nframes);
+		}
+	}
+	free(slots);
+	return err;
+}
+
+/* The locals of every thread's frames, as frame_locals takes them. A
+ * thread whose frames cannot be walked (it runs and they change too fast)
+ * is left out: its locals name nothing. */
+static int find_frame_locals(struct census *c, struct referrers *r, const bool *target, size_t *cap)
+{
+	struct sg_pywalker w;
+	struct sg_pycodes *codes = sg_pycodes_new(c->pp);
+	struct sg_pythreads *names = sg_pythreads_new(c->pp);
+	struct sg_pyframe_raw *frames = calloc(FRAMES_READ, sizeof(*frames));
+	uint64_t interp = 0;
+	size_t ninterp = 0;
+	int err = !codes || !names || !frames ? SG_ENOMEM : sg_pywalker_init(&w, c->pp);
+	bool walker = !err;
+
+	if (!err && sg_pyproc_interp_head(c->pp, &interp))
+		interp = 0;
+	for (; !err && interp && ninterp < SG_PYWALK_MAX_THREADS; ninterp++) {
+		struct sg_pyinterp is;
+		uint64_t tstate;
+		size_t nthreads = 0;
+
+		if (sg_pyproc_interp_read(c->pp, interp, &is))
+			break;
+		for (tstate = is.tstate_head; !err && tstate && nthreads < SG_PYWALK_MAX_THREADS;
+		     nthreads++) {
+			struct sg_pythread th;
+			struct sg_pystack st = {0};
+			char thread[160];
+			int werr = SG_EREAD;
+
+			if (sg_pywalk_thread(&w, tstate, &th))
+				break;
+			for (int k = 0;
+			     th.top_frame && werr && werr != SG_ENOMEM && k < FRAME_WALKS; k++)
+				werr = sg_pywalk_frames(&w, &th, frames, FRAMES_READ, &st);
+			if (werr == SG_ENOMEM)
+				err = werr;
+			thread_label(names, &th, thread, sizeof(thread));
+			for (size_t i = 0; !err && !werr && i < st.depth; i++)
+				err = frame_locals(c, r, codes, &frames[i], thread, target, cap);
+			tstate = th.next;
+		}
+		interp = is.next;
+	}
+	if (walker)
+		sg_pywalker_release(&w);
+	sg_pythreads_free(names);
+	sg_pycodes_free(codes);
+	free(frames);
+	return err;
+}
+
 /* What holds the objects whose type is named name, grouped by what it is. */
 static int find_referrers(struct census *c, const char *name)
 {
@@ -824,13 +953,14 @@ static int find_referrers(struct census *c, const char *name)
 	struct sg_u64map held = SG_U64MAP_INIT; /* holder -> objects it holds */
 	struct holder *hs = NULL;
 	bool *target = calloc(h->ntypes ? h->ntypes : 1, sizeof(*target));
-	size_t nh = 0, cap = 0, pos = 0;
+	size_t nh = 0, cap = 0, hcap = 0, pos = 0;
 	uint64_t addr, n, other = 0;
 	int err = target ? 0 : SG_ENOMEM;
 
 	sg_u64map_init(&r.want);
 	sg_u64map_init(&r.modules);
 	sg_u64map_init(&r.classes);
+	sg_u64map_init(&r.locals);
 	for (size_t i = 0; i < h->ntypes; i++) {
 		target[i] = strcmp(h->types[i].name, name) == 0;
 		h->referred += target[i] ? h->types[i].count : 0;
@@ -867,6 +997,8 @@ static int find_referrers(struct census *c, const char *name)
 		err = sg_u64map_put(&r.want, hs[i].addr, 0);
 	if (!err)
 		err = find_modules(c, &r);
+	if (!err)
+		err = find_frame_locals(c, &r, target, &hcap);
 	for (int depth = 0; !err && depth < MAX_DEPTH; depth++) {
 		size_t before = r.nparents;
 
@@ -882,7 +1014,6 @@ static int find_referrers(struct census *c, const char *name)
 		if (r.nparents == before)
 			break;
 	}
-	cap = 0;
 	for (size_t i = 0; !err && i < nh; i++) {
 		char what[512];
 
@@ -891,18 +1022,20 @@ static int find_referrers(struct census *c, const char *name)
 			continue;
 		}
 		describe(c, &r, hs[i].addr, hs[i].type, target, what, sizeof(what));
-		err = add_holder(h, &cap, what, hs[i].count);
+		err = add_holder(h, &hcap, what, hs[i].count);
 	}
 	if (!err && other)
-		err = add_holder(h, &cap, "other holders, each of fewer objects", other);
+		err = add_holder(h, &hcap, "other holders, each of fewer objects", other);
 	if (h->nholders)
 		qsort(h->holders, h->nholders, sizeof(*h->holders), by_count);
 	sg_u64map_release(&held);
 	sg_u64map_release(&r.want);
 	sg_u64map_release(&r.modules);
 	sg_u64map_release(&r.classes);
+	sg_u64map_release(&r.locals);
 	free(r.parents);
 	free(r.names);
+	free(r.frames);
 	free(hs);
 	free(target);
 	return err;

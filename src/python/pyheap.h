@@ -74,8 +74,10 @@ struct sg_pyheap_opts {
 	/* A type's name as sg_pyheap_type.name shows it, or NULL: then also
 	 * find what holds the objects of that type (holders): the containers
 	 * that refer to them, named from a root (a module global, a class
-	 * attribute, an instance attribute, a closure), up to six containers
-	 * away. Frames' locals are not searched. */
+	 * attribute, an instance attribute, a closure, a local of a frame a
+	 * thread is running), up to six containers away. A local that holds
+	 * such an object itself is a holder. Suspended generators' frames are
+	 * not searched (they are objects the census counts, not roots). */
 	const char *referrers;
 };
 

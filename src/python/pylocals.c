@@ -327,10 +327,10 @@ static bool is_cell(struct sg_pyproc *pp, uint64_t addr)
  * running thread may rebind the slot and free the old value while it is
  * read: the repr is kept once the slot still holds the same object after
  * it, else the new value is read, a few times at most. */
-static void read_value(struct sg_pyproc *pp, uint64_t slot, uint64_t held, uint64_t value,
-                       bool cell, char *buf, size_t len)
+static void read_value(struct sg_pyproc *pp, uint64_t slot, uint64_t value, bool cell, char *buf,
+                       size_t len)
 {
-	uint64_t now;
+	uint64_t held = value, now;
 
 	for (int attempt = 0; attempt < 8; attempt++) {
 		int err = sg_pyrepr(pp, value, buf, len);
@@ -426,8 +426,8 @@ static int read_code_locals(struct sg_pyproc *pp, uint64_t code, struct code_loc
 	return cl->n ? sg_mem_read(&pp->mem, kinds + l->bytes.sval, cl->kinds, cl->n) : 0;
 }
 
-int sg_pylocals_read(struct sg_pyproc *pp, uint64_t frame, uint64_t code, struct sg_pylocal **out,
-                     size_t *n)
+int sg_pylocals_slots(struct sg_pyproc *pp, uint64_t frame, uint64_t code, struct sg_pyslot **out,
+                      size_t *n)
 {
 	struct code_locals cl = {0};
 	uint64_t *values = NULL;
@@ -445,7 +445,7 @@ int sg_pylocals_read(struct sg_pyproc *pp, uint64_t frame, uint64_t code, struct
 		err = sg_mem_read(&pp->mem, frame + pp->layout.locals.frame_localsplus, values,
 		                  cl.n * sizeof(*values));
 	for (size_t i = 0; i < cl.n && !err; i++) {
-		struct sg_pylocal *local = &(*out)[*n];
+		struct sg_pyslot *s = &(*out)[*n];
 		char name[4 * SG_PYSTR_MAX_CHARS + 1];
 		uint8_t kind = cl.kinds ? cl.kinds[i] : 0;
 		uint64_t value = values[i];
@@ -464,11 +464,12 @@ int sg_pylocals_read(struct sg_pyproc *pp, uint64_t frame, uint64_t code, struct
 			snprintf(name, sizeof(name), "?");
 		/* A name longer than the field is cut (at a byte: names are ASCII
 		 * but for the rare identifier that is not). */
-		name[sizeof(local->name) - 1] = '\0';
-		memcpy(local->name, name, strlen(name) + 1);
-		local->argument = i < cl.nargs;
-		read_value(pp, frame + pp->layout.locals.frame_localsplus + 8 * i, values[i], value,
-		           cell, local->value, sizeof(local->value));
+		name[sizeof(s->name) - 1] = '\0';
+		memcpy(s->name, name, strlen(name) + 1);
+		s->value = value;
+		s->slot = frame + pp->layout.locals.frame_localsplus + 8 * i;
+		s->argument = i < cl.nargs;
+		s->cell = cell;
 		(*n)++;
 	}
 	free(cl.names);
@@ -479,5 +480,30 @@ int sg_pylocals_read(struct sg_pyproc *pp, uint64_t frame, uint64_t code, struct
 		*out = NULL;
 		*n = 0;
 	}
+	return err;
+}
+
+int sg_pylocals_read(struct sg_pyproc *pp, uint64_t frame, uint64_t code, struct sg_pylocal **out,
+                     size_t *n)
+{
+	struct sg_pyslot *slots;
+	size_t nslots;
+	int err = sg_pylocals_slots(pp, frame, code, &slots, &nslots);
+
+	*out = NULL;
+	*n = 0;
+	if (!err && nslots && !(*out = calloc(nslots, sizeof(**out))))
+		err = SG_ENOMEM;
+	for (size_t i = 0; !err && i < nslots; i++) {
+		struct sg_pylocal *local = &(*out)[i];
+
+		memcpy(local->name, slots[i].name, sizeof(local->name));
+		local->argument = slots[i].argument;
+		read_value(pp, slots[i].slot, slots[i].value, slots[i].cell, local->value,
+		           sizeof(local->value));
+	}
+	if (!err)
+		*n = nslots;
+	free(slots);
 	return err;
 }

@@ -27,6 +27,22 @@ struct sg_pylocal {
 	bool argument; /* a parameter of the function, *args and **kwargs included */
 };
 
+/* One local of a frame, unread: where the frame keeps it and the object it
+ * holds, for callers that follow objects rather than show them (heap
+ * --referrers). */
+struct sg_pyslot {
+	char name[128];
+	uint64_t value; /* the object; a cell variable's content */
+	uint64_t slot;  /* the frame's slot it was read from */
+	bool argument;
+	bool cell; /* the slot holds a cell, and value is its content */
+};
+
+/* As sg_pylocals_read, but each local's object address instead of its
+ * repr, read once: a running thread may have rebound the slot since. */
+int sg_pylocals_slots(struct sg_pyproc *pp, uint64_t frame, uint64_t code, struct sg_pyslot **out,
+                      size_t *n);
+
 /* The arguments and locals of the frame at frame (sg_pyframe_raw.frame)
  * running the code object at code, in the code's order (arguments first),
  * into *out (malloc'd: free it; *n may be 0). Unbound locals and, on 3.11+,

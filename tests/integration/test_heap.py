@@ -208,3 +208,43 @@ def test_referrers_name_the_holders(python):
         assert_one_line_error(status, err, "no objects of type NoSuchType")
     finally:
         stop(proc)
+
+
+def start_frames(python):
+    """Start tests/workloads/heap_frames.py and wait until its threads hold their Items."""
+    fd, truth = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    os.unlink(truth)
+    proc = start(python, "heap_frames.py", 60, truth=truth, settle=0)
+    deadline = time.time() + TIMEOUT
+    while not os.path.exists(truth) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    with open(truth) as f:
+        doc = json.load(f)
+    os.unlink(truth)
+    wait_idle(proc.pid)
+    return proc, doc
+
+
+def test_referrers_frame_locals(python):
+    # Items that only frames' locals hold: a list in a sleeping thread's
+    # local, one Item in another local, and a list in a dict in the main
+    # thread's local. Both threads sleep: every Item is placed, exactly.
+    proc, truth = start_frames(python)
+    try:
+        status, out, err = heap("--pid", proc.pid, "--referrers", "__main__.Item", "--json")
+        assert status == 0, err
+        doc = json.loads(out)
+        assert doc["held"] == truth["items"] == truth["in_thread"] + truth["in_main"], doc
+        holders = {h["what"]: (h["count"], h["holders"]) for h in doc["holders"]}
+        assert holders == {
+            "the list in local kept of hold (heap_frames.py) in thread 'holder'":
+                (truth["in_thread"] - 1, 1),
+            "local one of hold (heap_frames.py) in thread 'holder'": (1, 1),
+            "a list under key items of the dict in local by_key of main (heap_frames.py) "
+            "in thread 'MainThread'": (truth["in_main"], 1),
+        }, doc["holders"]
+        assert proc.poll() is None
+    finally:
+        stop(proc)
