@@ -1,15 +1,18 @@
 # SPDX-License-Identifier: MIT
 """record --memory benchmark: what reading the RSS at every sample costs.
 
-Two spyglass processes attach at the same time to the same busy target
-(pure-Python work at a fixed stack, so every sample walks alike), one with
---memory and one without, at RATE Hz for SECONDS, and each prints its own
-CPU per sample. Running both at once gives them the same target, the same
-load and the same moments of the machine; their order is swapped every
-repeat. Reported: medians over REPEATS of the CPU per sample with and
-without, and their difference, the cost of one pread of /proc/PID/statm
-(and of giving its change to the GIL holder's row). For scale, the same
-pread from Python in a loop.
+Three spyglass processes attach at the same time to the same busy target
+(pure-Python work at a fixed stack, so every sample walks alike), at RATE
+Hz for SECONDS, and each prints its own CPU per sample: one with --memory,
+which in cpu mode samples on the timer (README, Clocks), one without it on
+the timer too (--clock timer), and one without it on the default CPU
+clock. Running them at once gives them the same target, the same load and
+the same moments of the machine; their order turns every repeat. Reported:
+medians over REPEATS of the CPU per sample of each. --memory against the
+timer without it is the cost of one pread of /proc/PID/statm (and of
+giving its change to the GIL holder's row); the timer against the CPU
+clock is what --memory's change of clock costs. For scale, the same pread
+from Python in a loop.
 
 Usage: python3 bench/bench_memory.py [--spyglass build/spyglass] [--python PY]
 """
@@ -42,11 +45,14 @@ f(20)
 PER_SAMPLE = re.compile(r"profiler CPU: [\d.]+% of one core, ([\d.]+) us per sample")
 
 
-def record(spyglass, pid, memory):
+# What each of the three adds to record's arguments.
+RUNS = (("CPU clock", ["--clock", "cpu"]), ("timer", ["--clock", "timer"]),
+        ("timer + --memory", ["--memory"]))
+
+
+def record(spyglass, pid, extra):
     args = [spyglass, "record", "-r", str(RATE), "-d", str(SECONDS), "-o", os.devnull,
-            "-f", "collapsed", "--pid", str(pid)]
-    if memory:
-        args.append("--memory")
+            "-f", "collapsed", "--pid", str(pid)] + extra
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             universal_newlines=True)
 
@@ -77,22 +83,27 @@ def main():
                               universal_newlines=True)
     try:
         assert target.stdout.readline().strip() == "ready"
-        plain, memory = [], []
+        each = {name: [] for name, _ in RUNS}
         for k in range(REPEATS):
-            order = (False, True) if k % 2 == 0 else (True, False)
-            procs = {m: record(args.spyglass, target.pid, m) for m in order}
-            plain.append(per_sample(procs[False]))
-            memory.append(per_sample(procs[True]))
+            order = RUNS[k % len(RUNS):] + RUNS[:k % len(RUNS)]
+            procs = [(name, record(args.spyglass, target.pid, extra)) for name, extra in order]
+            for name, proc in procs:
+                each[name].append(per_sample(proc))
         preads = [pread_us(target.pid) for _ in range(3)]
     finally:
         target.kill()
         target.wait()
-    with_m, without = statistics.median(memory), statistics.median(plain)
-    print("record --memory, %d Hz, %d s, attached together to one busy target (%s), "
+    med = {name: statistics.median(v) for name, v in each.items()}
+    cpu, timer, memory = med["CPU clock"], med["timer"], med["timer + --memory"]
+    print("record, %d Hz, %d s, three attached together to one busy target (%s), "
           "medians of %d:" % (RATE, SECONDS, args.python, REPEATS))
-    print("  CPU per sample: %.1f us without --memory, %.1f us with: +%.1f us (%+.0f%%)"
-          % (without, with_m, with_m - without, 100 * (with_m - without) / without))
-    print("  each run: without %s; with %s" % (plain, memory))
+    print("  CPU per sample: %.1f us on the CPU clock, %.1f us on the timer, %.1f us on the "
+          "timer with --memory" % (cpu, timer, memory))
+    print("  the RSS read: %+.1f us (%+.0f%%) over the timer; --memory over the CPU clock: "
+          "%+.1f us (%+.0f%%)" % (memory - timer, 100 * (memory - timer) / timer,
+                                  memory - cpu, 100 * (memory - cpu) / cpu))
+    for name, _ in RUNS:
+        print("  %s: %s" % (name, each[name]))
     print("  one pread of /proc/PID/statm from Python: %.2f us (median of 3 x 100000)"
           % statistics.median(preads))
 

@@ -20,6 +20,7 @@
 #include "python/pythreads.h"
 #include "python/pywalk.h"
 #include "util/err.h"
+#include "util/intern.h"
 #include "util/u64map.h"
 
 #define NUM_GENERATIONS 3
@@ -562,6 +563,7 @@ struct referrers {
 	struct sg_u64map locals; /* an object a frame's local holds -> index in frames + 1 */
 	char (*frames)[256];     /* "local kept of hold (app.py) in thread 'worker'" */
 	size_t nframes, cap_frames;
+	struct sg_intern lines; /* the holders' lines said so far, by index */
 };
 
 #define MAX_HOLDERS 65536 /* holders named one by one; the rest are "other" */
@@ -816,15 +818,20 @@ static int by_count(const void *a, const void *b)
 	return x->count != y->count ? (x->count > y->count ? -1 : 1) : strcmp(x->what, y->what);
 }
 
-/* Add n objects held by what, merged with a line saying the same. */
-static int add_holder(struct sg_pyheap *h, size_t *cap, const char *what, uint64_t n)
+/* Add n objects held by what, merged with a line saying the same: lines
+ * are interned in the order they are added, so a line's id is its index
+ * (holders are many when the type is str or int: one per container). */
+static int add_holder(struct sg_pyheap *h, struct sg_intern *lines, size_t *cap, const char *what,
+                      uint64_t n)
 {
-	for (size_t i = 0; i < h->nholders; i++) {
-		if (strcmp(h->holders[i].what, what) == 0) {
-			h->holders[i].count += n;
-			h->holders[i].holders++;
-			return 0;
-		}
+	uint32_t id;
+
+	if (sg_intern_put(lines, what, strlen(what), &id))
+		return SG_ENOMEM;
+	if (id < h->nholders) {
+		h->holders[id].count += n;
+		h->holders[id].holders++;
+		return 0;
 	}
 	if (grow((void **)&h->holders, cap, h->nholders + 1, sizeof(*h->holders)))
 		return SG_ENOMEM;
@@ -877,7 +884,7 @@ static int frame_locals(struct census *c, struct referrers *r, struct sg_pycodes
 		say(label, sizeof(label), "local %s of %s (%s) in %s", slots[i].name, code->name,
 		    file ? file + 1 : code->filename, thread);
 		if (is_type(c, slots[i].value, &t) && target[t]) {
-			err = add_holder(c->out, cap, label, 1);
+			err = add_holder(c->out, &r->lines, cap, label, 1);
 			continue;
 		}
 		/* The innermost frame that holds an object names it. */
@@ -961,6 +968,7 @@ static int find_referrers(struct census *c, const char *name)
 	sg_u64map_init(&r.modules);
 	sg_u64map_init(&r.classes);
 	sg_u64map_init(&r.locals);
+	sg_intern_init(&r.lines);
 	for (size_t i = 0; i < h->ntypes; i++) {
 		target[i] = strcmp(h->types[i].name, name) == 0;
 		h->referred += target[i] ? h->types[i].count : 0;
@@ -1022,10 +1030,10 @@ static int find_referrers(struct census *c, const char *name)
 			continue;
 		}
 		describe(c, &r, hs[i].addr, hs[i].type, target, what, sizeof(what));
-		err = add_holder(h, &hcap, what, hs[i].count);
+		err = add_holder(h, &r.lines, &hcap, what, hs[i].count);
 	}
 	if (!err && other)
-		err = add_holder(h, &hcap, "other holders, each of fewer objects", other);
+		err = add_holder(h, &r.lines, &hcap, "other holders, each of fewer objects", other);
 	if (h->nholders)
 		qsort(h->holders, h->nholders, sizeof(*h->holders), by_count);
 	sg_u64map_release(&held);
@@ -1033,6 +1041,7 @@ static int find_referrers(struct census *c, const char *name)
 	sg_u64map_release(&r.modules);
 	sg_u64map_release(&r.classes);
 	sg_u64map_release(&r.locals);
+	sg_intern_release(&r.lines);
 	free(r.parents);
 	free(r.names);
 	free(r.frames);

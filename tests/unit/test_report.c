@@ -241,11 +241,59 @@ static void test_memory_trends(void **state)
 	}
 }
 
+/* A cache filled at 1 MiB/s for 50 s, then cleared and filling again: a
+ * sawtooth of one tooth in a 60 s run. */
+static double one_cycle(double t)
+{
+	return 50 + fmod(t, 50);
+}
+
+/* A flat program whose start-up ramp takes the first 12 s (two windows of
+ * ten) or 20 s (more than three). */
+static double ramp_12(double t)
+{
+	return t < 12 ? 20 + 15 * t : 200;
+}
+
+static double ramp_20(double t)
+{
+	return t < 20 ? 20 + 9 * t : 200;
+}
+
+/* A leak of 6 MiB over the run, 0.1 MiB/s. */
+static double slow_leak(double t)
+{
+	return 100 + 0.1 * t;
+}
+
+/* What the README says the classification cannot tell, as it is: a run
+ * shorter than two of the program's cycles, a start-up ramp longer than a
+ * window, a leak smaller than flat_below over the run. */
+static void test_memory_trend_limits(void **state)
+{
+	double (*shapes[])(double) = {one_cycle, ramp_12, ramp_20, slow_leak};
+	enum sg_report_trend want[] = {SG_TREND_STAIRCASE, SG_TREND_UNCLEAR, SG_TREND_STAIRCASE,
+	                               SG_TREND_FLAT};
+	struct sg_report_memory m;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		struct sg_profile *p = series(shapes[i]);
+
+		assert_int_equal(sg_report_memory(p, &m), 0);
+		assert_int_equal(m.trend, want[i]);
+		/* One fall is no sawtooth: it takes two that climb back. */
+		assert_true(m.teeth <= 1);
+		sg_profile_free(p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_self_total_recursion),
 	    cmocka_unit_test(test_memory_trends),
+	    cmocka_unit_test(test_memory_trend_limits),
 	    cmocka_unit_test(test_ordering_and_limits),
 	    cmocka_unit_test(test_interval_known_values),
 	    cmocka_unit_test(test_print_interval),
