@@ -902,35 +902,41 @@ static int frame_locals(struct census *c, struct referrers *r, struct sg_pycodes
 
 /* The locals of every thread's frames, as frame_locals takes them. A
  * thread whose frames cannot be walked (it runs and they change too fast)
- * is left out: its locals name nothing. */
+ * is left out: its locals name nothing. The lists of interpreters and
+ * thread states are read as they are now: one that leads back to a state
+ * already seen (torn, or corrupt) ends there, and SG_PYWALK_MAX_THREADS
+ * states are read at most in all. */
 static int find_frame_locals(struct census *c, struct referrers *r, const bool *target, size_t *cap)
 {
 	struct sg_pywalker w;
 	struct sg_pycodes *codes = sg_pycodes_new(c->pp);
 	struct sg_pythreads *names = sg_pythreads_new(c->pp);
 	struct sg_pyframe_raw *frames = calloc(FRAMES_READ, sizeof(*frames));
+	struct sg_u64map seen = SG_U64MAP_INIT; /* interpreter and thread states */
 	uint64_t interp = 0;
-	size_t ninterp = 0;
+	size_t nstates = 0;
 	int err = !codes || !names || !frames ? SG_ENOMEM : sg_pywalker_init(&w, c->pp);
 	bool walker = !err;
 
 	if (!err && sg_pyproc_interp_head(c->pp, &interp))
 		interp = 0;
-	for (; !err && interp && ninterp < SG_PYWALK_MAX_THREADS; ninterp++) {
+	while (!err && interp && nstates++ < SG_PYWALK_MAX_THREADS &&
+	       !sg_u64map_get(&seen, interp, NULL)) {
 		struct sg_pyinterp is;
 		uint64_t tstate;
-		size_t nthreads = 0;
 
-		if (sg_pyproc_interp_read(c->pp, interp, &is))
+		if ((err = sg_u64map_put(&seen, interp, 1)) ||
+		    sg_pyproc_interp_read(c->pp, interp, &is))
 			break;
-		for (tstate = is.tstate_head; !err && tstate && nthreads < SG_PYWALK_MAX_THREADS;
-		     nthreads++) {
+		for (tstate = is.tstate_head; !err && tstate && nstates++ < SG_PYWALK_MAX_THREADS &&
+		                              !sg_u64map_get(&seen, tstate, NULL);) {
 			struct sg_pythread th;
 			struct sg_pystack st = {0};
 			char thread[160];
 			int werr = SG_EREAD;
 
-			if (sg_pywalk_thread(&w, tstate, &th))
+			if ((err = sg_u64map_put(&seen, tstate, 1)) ||
+			    sg_pywalk_thread(&w, tstate, &th))
 				break;
 			for (int k = 0;
 			     th.top_frame && werr && werr != SG_ENOMEM && k < FRAME_WALKS; k++)
@@ -946,6 +952,7 @@ static int find_frame_locals(struct census *c, struct referrers *r, const bool *
 	}
 	if (walker)
 		sg_pywalker_release(&w);
+	sg_u64map_release(&seen);
 	sg_pythreads_free(names);
 	sg_pycodes_free(codes);
 	free(frames);
