@@ -6,6 +6,7 @@ with PYTHONTRACEMALLOC=N, against what the target's own tracemalloc says
 tracemalloc, Debian's stripped 3.11 lacks the symbols (both one line)."""
 import json
 import os
+import subprocess
 import tempfile
 import time
 
@@ -191,3 +192,27 @@ def test_traces_bad_usage():
         status, out, err = heap(*args)
         assert status == 2 and out == "", (args, status, out)
         assert_one_line_error(status, err, words)
+
+
+def test_traces_not_python():
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        time.sleep(0.2)
+        status, out, err = heap("--pid", sleeper.pid, "--traces")
+        assert_one_line_error(status, err, "not running CPython")
+        assert out == "" and sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_traces_target_exits_mid_read(python):
+    # The target ends while the second read of a diff waits or reads.
+    need_tracemalloc(python)
+    proc, _ = start_traced(python, "grow", seconds=1)
+    try:
+        status, out, err = heap("--pid", proc.pid, "--traces", "--diff", 3)
+        assert_one_line_error(status, err, "exited while its traces were read")
+        assert out == ""
+    finally:
+        stop(proc)

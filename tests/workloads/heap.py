@@ -7,6 +7,8 @@ usage: heap.py MODE [SECONDS]
   leak:   the same, then 2,000 more Sessions a second into heap_app._SESSIONS,
           with temporaries (lists, dicts) made and dropped all along.
   steady: the same, then only the temporaries: nothing grows.
+  callbacks: the same, then 2,000 more Handlers a second registered: the
+          list in register's closure grows.
 Writes the truth (gc.get_objects() counts of its own types, taken when it is
 ready, and "ready": true) to $SPYGLASS_TRUTH as soon as the base is built,
 and again at the end. Python 2.7 and 3.6+.
@@ -53,6 +55,7 @@ def main():
     ledger.write()
     end = time.time() + seconds
     leaked = BASE_SESSIONS
+    registered = BASE_HANDLERS
     start = time.time()
     while time.time() < end:
         if mode == "idle":
@@ -64,9 +67,14 @@ def main():
             if due > leaked:
                 heap_app.leak(leaked, due - leaked)
                 leaked = due
+        if mode == "callbacks":
+            due = BASE_HANDLERS + int((time.time() - start) * LEAK_PER_SECOND)
+            while registered < due:
+                registered = heap_app.register(registered)
         time.sleep(0.005)
     ledger.extra["counts"] = own_counts()
     ledger.extra["leaked"] = leaked
+    ledger.extra["registered"] = registered
     ledger.write()
 
 
