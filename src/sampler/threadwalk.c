@@ -7,19 +7,20 @@
 int sg_threadwalk_each(struct sg_pyproc *pp, struct sg_pywalker *w, uint64_t interp,
                        sg_threadwalk_fn fn, void *ctx)
 {
-	size_t ninterp = 0;
+	/* One bound over every interpreter's threads: lists torn into cycles
+	 * would otherwise make it interpreters times threads (16M walks). */
+	size_t visited = 0;
 	int err;
 
-	for (; interp && ninterp < SG_PYWALK_MAX_THREADS; ninterp++) {
+	for (; interp && visited < SG_PYWALK_MAX_THREADS; visited++) {
 		struct sg_pyinterp is;
 		uint64_t tstate;
-		size_t nthreads = 0;
 
 		err = sg_pyproc_interp_read(pp, interp, &is);
 		if (err)
 			return err;
-		for (tstate = is.tstate_head; tstate && nthreads < SG_PYWALK_MAX_THREADS;
-		     nthreads++) {
+		for (tstate = is.tstate_head; tstate && visited < SG_PYWALK_MAX_THREADS;
+		     visited++) {
 			struct sg_pythread th;
 
 			/* The list changed under us; the next look sees it whole. */
