@@ -47,8 +47,9 @@ struct sg_perf_opts {
 	 * child it will have is covered by inherit and sg_perf_track does
 	 * nothing. */
 	bool on_exec;
-	/* Draw each thread's next period anew after each of its samples,
-	 * uniformly within half a period either side of 1/rate_hz: a fixed
+	/* Draw each thread's next period anew at each of its samples,
+	 * uniformly within half a period either side of 1/rate_hz, the CPU
+	 * used between the sample and the change made up for: a fixed
 	 * period locks onto a program whose work repeats in a multiple of it
 	 * (slices of 10, 6 and 4 ms sampled every 10 ms of CPU hit the same
 	 * two places forever). The kernel cannot change an inherited event's
@@ -79,6 +80,9 @@ struct sg_perf_record {
 			/* Set by sg_perf_read: taken as the thread left its
 			 * CPU (opts.offcpu), not by cpu-clock. */
 			bool switch_out;
+			/* With opts.dither (PERF_SAMPLE_READ): the event's
+			 * count, the thread's CPU ns there, at the sample. */
+			uint64_t count;
 		} sample;
 		struct {
 			uint64_t addr, len, pgoff;
