@@ -62,7 +62,8 @@ struct sg_perf {
 	struct ring *rings; /* one per CPU, rings[i] for cpus[i] */
 	int *fds;           /* every event, for closing */
 	size_t nfds, fds_cap;
-	struct sg_u64map covered; /* tid + 1: threads the kernel follows */
+	struct sg_u64map covered; /* tid + 1: threads the kernel follows (1), or
+	                           * followed until their EXIT (0, dither) */
 	size_t nthreads;
 	uint64_t lost;
 	struct pending *pend;
@@ -844,10 +845,10 @@ int sg_perf_read(struct sg_perf *perf, sg_perf_fn fn, void *ctx)
 		else if (rec->type == PERF_RECORD_EXIT && perf->dither &&
 		         rec->pid == (uint32_t)perf->pid)
 			close_thread(perf, (pid_t)rec->tid);
-		else if (rec->type == PERF_RECORD_SAMPLE && perf->dither)
-			redraw_period(perf, rec, perf->pend[k].ring);
 		else if (rec->type == PERF_RECORD_SAMPLE && perf->cs_ids.len)
 			rec->sample.switch_out = sg_u64map_get(&perf->cs_ids, rec->id + 1, NULL);
+		if (rec->type == PERF_RECORD_SAMPLE && perf->dither)
+			redraw_period(perf, rec, perf->pend[k].ring);
 		if (!err)
 			err = fn(ctx, rec);
 	}
