@@ -428,7 +428,9 @@ static void print_summary(const struct sg_profile *p, const struct sg_sampler_st
 		    stderr,
 		    "  rate: asked %.1f Hz per thread on a CPU, achieved %.1f Hz: %.2f s of "
 		    "CPU sampled (CPU clock: perf_events cpu-clock; lost by the kernel: %llu)\n",
-		    m->rate_asked_hz, m->rate_achieved_hz, (double)st->ticks / m->rate_asked_hz,
+		    m->rate_asked_hz,
+		    st->cpu_sampled_ns ? (double)st->ticks * 1e9 / (double)st->cpu_sampled_ns : 0.0,
+		    (double)st->cpu_sampled_ns / 1e9,
 		    (unsigned long long)st->lost);
 	else
 		fprintf(stderr,

@@ -1353,6 +1353,7 @@ static int sample_clocked(struct sampler *s, struct proc *pr, const struct sg_pe
 	int err;
 
 	s->stats->ticks++;
+	s->stats->cpu_sampled_ns += rec->sample.weight_ns;
 	err = current_interp(s, pr, &interp);
 	if (!err)
 		err = clocked_thread(s, pr, interp, tid, &th);
@@ -1379,7 +1380,7 @@ static int sample_clocked(struct sampler *s, struct proc *pr, const struct sg_pe
 	if (sg_pyproc_interp_read(&pr->pp, interp, &is) == 0 && is.gil_holder == th.tstate)
 		labels.flags |= SG_SAMPLE_GIL;
 	labels.thread_name = lf->label;
-	return sg_profile_add_sample(s->profile, stack, &labels, period,
+	return sg_profile_add_sample(s->profile, stack, &labels, rec->sample.weight_ns,
 	                             time_ns > s->window_ns ? time_ns - s->window_ns : 0, period);
 }
 

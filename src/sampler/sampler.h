@@ -156,6 +156,7 @@ struct sg_sampler_stats {
 	struct sg_sampler_began began; /* for a run that goes on (opts->resume) */
 	/* Python targets in cpu mode: */
 	bool cpu_clock;       /* sampled by the CPU clock (ticks: its samples) */
+	uint64_t cpu_sampled_ns; /* the CPU clock's samples' weights: the CPU they cover */
 	char clock_note[600]; /* why the timer ran when the CPU clock was
 	                       * asked; "" otherwise */
 	/* opts.native on a Python target: samples whose native and Python

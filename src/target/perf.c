@@ -53,8 +53,9 @@ struct sg_perf {
 	bool cs, on_exec, dither;
 	uint64_t period, rng; /* with dither: the mean period, xorshift64 */
 	/* With dither, (tid * ncpus + ring) + 1: that thread's event on that
-	 * CPU (fd + 1; 0 once closed), whose period its samples there redraw. */
-	struct sg_u64map thread_fds;
+	 * CPU (fd + 1; 0 once closed), whose period its samples there redraw,
+	 * and that event's count at its latest sample (0 before the first). */
+	struct sg_u64map thread_fds, counts;
 	struct sg_u64map cs_ids;
 	char offcpu_note[256];
 	int *cpus;
@@ -391,6 +392,7 @@ static void close_thread(struct sg_perf *perf, pid_t tid)
 		if (!sg_u64map_get(&perf->thread_fds, thread_key(perf, tid, i), &fd) || !fd)
 			continue;
 		sg_u64map_put(&perf->thread_fds, thread_key(perf, tid, i), 0);
+		sg_u64map_put(&perf->counts, thread_key(perf, tid, i), 0);
 		if ((int)fd - 1 == perf->rings[i].fd)
 			continue;
 		for (size_t k = 0; k < perf->nfds; k++)
@@ -426,7 +428,8 @@ static int open_thread(struct sg_perf *perf, pid_t tid, int *sys_errno)
 		if (add_fd(perf, fd))
 			return SG_ENOMEM;
 		if (perf->dither &&
-		    sg_u64map_put(&perf->thread_fds, thread_key(perf, tid, i), (uint64_t)fd + 1))
+		    (sg_u64map_put(&perf->thread_fds, thread_key(perf, tid, i), (uint64_t)fd + 1) ||
+		     sg_u64map_put(&perf->counts, thread_key(perf, tid, i), 0)))
 			return SG_ENOMEM;
 		if (r->meta) {
 			err = ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, r->fd) ? SG_EIO : 0;
@@ -507,6 +510,7 @@ static void close_all(struct sg_perf *perf)
 	sg_u64map_release(&perf->covered);
 	sg_u64map_release(&perf->cs_ids);
 	sg_u64map_release(&perf->thread_fds);
+	sg_u64map_release(&perf->counts);
 	perf->nthreads = 0;
 }
 
@@ -552,6 +556,7 @@ int sg_perf_open(pid_t pid, const struct sg_perf_opts *opts, struct sg_perf **ou
 	sg_u64map_init(&perf->covered);
 	sg_u64map_init(&perf->cs_ids);
 	sg_u64map_init(&perf->thread_fds);
+	sg_u64map_init(&perf->counts);
 	a = &perf->attr;
 	a->size = sizeof(*a);
 	a->type = PERF_TYPE_SOFTWARE;
@@ -764,27 +769,30 @@ static int followed_fork(struct sg_perf *perf, const struct sg_perf_record *rec)
 	return open_thread(perf, (pid_t)rec->tid, &sys_errno) == SG_ENOMEM ? SG_ENOMEM : 0;
 }
 
-/* The read and the ioctl each reach the thread's CPU (an IPI while it
- * runs, 10-15 us in a VM): the price of an unbiased clock. */
-static void redraw_period(struct sg_perf *perf, const struct sg_perf_record *rec, size_t ring)
+/* The sample's weight: a switch-out's 0, else the period or, with dither,
+ * the CPU its thread used on that CPU since its previous sample there, from the counts PERF_SAMPLE_READ gives
+ * (the period change below restarts the period, not the count); then the
+ * next period is drawn. Weighing by the count rather than correcting the
+ * next period needs no read of the event, and falling behind (our wake-up
+ * late by more than a period, at 10 kHz on a busy machine) cannot shorten
+ * the periods and bring more samples still: it means fewer samples, each
+ * weighing more. The ioctl reaches the thread's CPU (an IPI while it runs,
+ * 10-15 us in a VM): the price of an unbiased clock. */
+static int weigh(struct sg_perf *perf, struct sg_perf_record *rec, size_t ring)
 {
-	uint64_t key = thread_key(perf, (pid_t)rec->tid, ring), v, period, now;
-	int fd;
+	uint64_t key = thread_key(perf, (pid_t)rec->tid, ring), fd, before = 0, period;
 
-	if (!sg_u64map_get(&perf->thread_fds, key, &v) || !v)
-		return;
-	/* The ioctl starts the next period afresh: the CPU the thread used
-	 * since its sample (our wake-up latency, milliseconds where busy
-	 * threads outnumber cores; a starved worker's CPU came out 16% short
-	 * without this) is taken off it, so the next sample still comes the
-	 * drawn period after this one. */
+	rec->sample.weight_ns = rec->sample.switch_out ? 0 : perf->period;
+	if (!perf->dither || rec->sample.switch_out || !sg_u64map_get(&perf->thread_fds, key, &fd) ||
+	    !fd)
+		return 0;
+	sg_u64map_get(&perf->counts, key, &before);
+	rec->sample.weight_ns = rec->sample.count > before ? rec->sample.count - before : 0;
+	if (sg_u64map_put(&perf->counts, key, rec->sample.count))
+		return SG_ENOMEM;
 	period = next_period(perf);
-	fd = (int)v - 1;
-	if (read(fd, &now, sizeof(now)) == (ssize_t)sizeof(now) && now > rec->sample.count)
-		period = now - rec->sample.count < period - period / 8
-		             ? period - (now - rec->sample.count)
-		             : period / 8;
-	ioctl(fd, PERF_EVENT_IOC_PERIOD, &period);
+	ioctl((int)fd - 1, PERF_EVENT_IOC_PERIOD, &period);
+	return 0;
 }
 
 static int by_time(const void *a, const void *b)
@@ -847,8 +855,8 @@ int sg_perf_read(struct sg_perf *perf, sg_perf_fn fn, void *ctx)
 			close_thread(perf, (pid_t)rec->tid);
 		else if (rec->type == PERF_RECORD_SAMPLE && perf->cs_ids.len)
 			rec->sample.switch_out = sg_u64map_get(&perf->cs_ids, rec->id + 1, NULL);
-		if (rec->type == PERF_RECORD_SAMPLE && perf->dither)
-			redraw_period(perf, rec, perf->pend[k].ring);
+		if (rec->type == PERF_RECORD_SAMPLE)
+			err = weigh(perf, rec, perf->pend[k].ring);
 		if (!err)
 			err = fn(ctx, rec);
 	}

@@ -48,8 +48,9 @@ struct sg_perf_opts {
 	 * nothing. */
 	bool on_exec;
 	/* Draw each thread's next period anew at each of its samples,
-	 * uniformly within half a period either side of 1/rate_hz, the CPU
-	 * used between the sample and the change made up for: a fixed
+	 * uniformly within half a period either side of 1/rate_hz, each
+	 * sample weighed by the CPU its thread used since the one before
+	 * (sample.weight_ns): a fixed
 	 * period locks onto a program whose work repeats in a multiple of it
 	 * (slices of 10, 6 and 4 ms sampled every 10 ms of CPU hit the same
 	 * two places forever). The kernel cannot change an inherited event's
@@ -83,6 +84,12 @@ struct sg_perf_record {
 			/* With opts.dither (PERF_SAMPLE_READ): the event's
 			 * count, the thread's CPU ns there, at the sample. */
 			uint64_t count;
+			/* Set by sg_perf_read: the CPU ns this sample stands
+			 * for (0 for a switch-out), the period or, with opts.dither, the CPU the
+			 * thread used on this CPU since its previous sample
+			 * there (periods drawn at random, and the time to our
+			 * wake-up, make these uneven). */
+			uint64_t weight_ns;
 		} sample;
 		struct {
 			uint64_t addr, len, pgoff;
