@@ -430,8 +430,7 @@ static void print_summary(const struct sg_profile *p, const struct sg_sampler_st
 		    "CPU sampled (CPU clock: perf_events cpu-clock; lost by the kernel: %llu)\n",
 		    m->rate_asked_hz,
 		    st->cpu_sampled_ns ? (double)st->ticks * 1e9 / (double)st->cpu_sampled_ns : 0.0,
-		    (double)st->cpu_sampled_ns / 1e9,
-		    (unsigned long long)st->lost);
+		    (double)st->cpu_sampled_ns / 1e9, (unsigned long long)st->lost);
 	else
 		fprintf(stderr,
 		        "  rate: asked %.1f Hz, achieved %.1f Hz (%llu of %llu ticks missed)%s\n",

@@ -155,10 +155,10 @@ struct sg_sampler_stats {
 	char end_note[384];            /* one line saying how the run ended, for the user */
 	struct sg_sampler_began began; /* for a run that goes on (opts->resume) */
 	/* Python targets in cpu mode: */
-	bool cpu_clock;       /* sampled by the CPU clock (ticks: its samples) */
+	bool cpu_clock;          /* sampled by the CPU clock (ticks: its samples) */
 	uint64_t cpu_sampled_ns; /* the CPU clock's samples' weights: the CPU they cover */
-	char clock_note[600]; /* why the timer ran when the CPU clock was
-	                       * asked; "" otherwise */
+	char clock_note[600];    /* why the timer ran when the CPU clock was
+	                          * asked; "" otherwise */
 	/* opts.native on a Python target: samples whose native and Python
 	 * stacks were merged, and those kept with an "[unmatched]" frame
 	 * (merge.h), and how many of those were so because the native stack

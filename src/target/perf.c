@@ -770,8 +770,8 @@ static int followed_fork(struct sg_perf *perf, const struct sg_perf_record *rec)
 }
 
 /* The sample's weight: a switch-out's 0, else the period or, with dither,
- * the CPU its thread used on that CPU since its previous sample there, from the counts PERF_SAMPLE_READ gives
- * (the period change below restarts the period, not the count); then the
+ * the CPU its thread used on that CPU since its previous sample there, from the counts
+ * PERF_SAMPLE_READ gives (the period change below restarts the period, not the count); then the
  * next period is drawn. Weighing by the count rather than correcting the
  * next period needs no read of the event, and falling behind (our wake-up
  * late by more than a period, at 10 kHz on a busy machine) cannot shorten
@@ -783,8 +783,8 @@ static int weigh(struct sg_perf *perf, struct sg_perf_record *rec, size_t ring)
 	uint64_t key = thread_key(perf, (pid_t)rec->tid, ring), fd, before = 0, period;
 
 	rec->sample.weight_ns = rec->sample.switch_out ? 0 : perf->period;
-	if (!perf->dither || rec->sample.switch_out || !sg_u64map_get(&perf->thread_fds, key, &fd) ||
-	    !fd)
+	if (!perf->dither || rec->sample.switch_out ||
+	    !sg_u64map_get(&perf->thread_fds, key, &fd) || !fd)
 		return 0;
 	sg_u64map_get(&perf->counts, key, &before);
 	rec->sample.weight_ns = rec->sample.count > before ? rec->sample.count - before : 0;
