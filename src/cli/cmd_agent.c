@@ -41,10 +41,12 @@
 #define RETAIN_EVERY_S   60
 /* Processes followed at once; more are left alone, with one line. */
 /* Push: a request's time limit, the longest wait between tries of a
- * window the server does not take, and the tries before it is given up. */
+ * window the server does not take, the tries before it is given up, and
+ * how long the stop may spend sending what is queued. */
 #define PUSH_TIMEOUT_MS  10000
 #define PUSH_BACKOFF_MAX 30000
 #define PUSH_ATTEMPTS    240
+#define PUSH_FLUSH_MS    5000
 #define MAX_TARGETS      1024
 #define MAX_LABELS       32
 #define MAX_ENV          16
@@ -845,6 +847,54 @@ static void nap(unsigned ms)
 		nanosleep(&slice, NULL);
 }
 
+/* Send the oldest queued window once. Returns 1 when it was taken (or
+ * given up), 0 when none waits, -1 when the store or the server failed:
+ * *backoff_ms is then how long to wait before the next try. */
+static int push_next(struct agent *a, struct sg_store *q, unsigned *backoff_ms)
+{
+	struct sg_store_pushed w;
+	char why[2048], line[2200];
+	int got = sg_store_next_push(q, &w, why, sizeof(why)), err;
+	bool dequeue = true;
+
+	if (got <= 0) {
+		if (got < 0) {
+			pthread_mutex_lock(&a->lock);
+			push_say(a, why);
+			pthread_mutex_unlock(&a->lock);
+			*backoff_ms = PUSH_BACKOFF_MAX;
+		}
+		return got;
+	}
+	err = sg_push_send(a->pusher, &w, why, sizeof(why));
+	line[0] = '\0';
+	if (!err) {
+		*backoff_ms = 0;
+	} else if (err != SG_EIO || w.attempts + 1 >= PUSH_ATTEMPTS) {
+		snprintf(line, sizeof(line), "%s: window %lld given up after %u tries", why,
+		         (long long)w.window, w.attempts + 1);
+		*backoff_ms = 0;
+		err = 0;
+	} else {
+		dequeue = false;
+		snprintf(line, sizeof(line), "%s (windows wait in the store; sampling goes on)",
+		         why);
+		*backoff_ms = *backoff_ms ? (2 * *backoff_ms < PUSH_BACKOFF_MAX ? 2 * *backoff_ms
+		                                                                : PUSH_BACKOFF_MAX)
+		                          : 1000;
+	}
+	if (sg_store_push_done(q, w.window, dequeue, why, sizeof(why)))
+		snprintf(line, sizeof(line), "%s", why);
+	pthread_mutex_lock(&a->lock);
+	if (line[0])
+		push_say(a, line);
+	else if (!err)
+		a->push_error[0] = '\0';
+	pthread_mutex_unlock(&a->lock);
+	sg_store_pushed_release(&w);
+	return err ? -1 : 1;
+}
+
 /* The pusher: the store's queued windows, oldest first, each until the
  * server takes it, waiting longer after each failure (to 30 s), so that
  * windows reach it in order and sampling never waits for the network. Its
@@ -854,7 +904,7 @@ static void *push_main(void *arg)
 	struct agent *a = arg;
 	struct sg_store *q = NULL;
 	unsigned backoff = 0;
-	char why[2048], line[2200];
+	char why[2048];
 
 	if (sg_store_open(a->o.store, false, false, &q, why, sizeof(why))) {
 		pthread_mutex_lock(&a->lock);
@@ -863,50 +913,35 @@ static void *push_main(void *arg)
 		return NULL;
 	}
 	while (!agent_stop) {
-		struct sg_store_pushed w;
-		int got = sg_store_next_push(q, &w, why, sizeof(why)), err;
-		bool dequeue;
+		int got = push_next(a, q, &backoff);
 
-		if (got <= 0) {
-			if (got < 0) {
-				pthread_mutex_lock(&a->lock);
-				push_say(a, why);
-				pthread_mutex_unlock(&a->lock);
-			}
-			nap(got < 0 ? PUSH_BACKOFF_MAX : 500);
-			continue;
-		}
-		err = sg_push_send(a->pusher, &w, why, sizeof(why));
-		line[0] = '\0';
-		dequeue = true;
-		if (!err) {
-			backoff = 0;
-		} else if (err != SG_EIO || w.attempts + 1 >= PUSH_ATTEMPTS) {
-			snprintf(line, sizeof(line), "%s: window %lld given up after %u tries", why,
-			         (long long)w.window, w.attempts + 1);
-			backoff = 0;
-		} else {
-			dequeue = false;
-			snprintf(line, sizeof(line),
-			         "%s (windows wait in the store; sampling goes on)", why);
-			backoff = backoff ? (2 * backoff < PUSH_BACKOFF_MAX ? 2 * backoff
-			                                                    : PUSH_BACKOFF_MAX)
-			                  : 1000;
-		}
-		if (sg_store_push_done(q, w.window, dequeue, why, sizeof(why)))
-			snprintf(line, sizeof(line), "%s", why);
-		pthread_mutex_lock(&a->lock);
-		if (line[0])
-			push_say(a, line);
-		else if (!err)
-			a->push_error[0] = '\0';
-		pthread_mutex_unlock(&a->lock);
-		sg_store_pushed_release(&w);
-		if (err && backoff)
+		if (got == 0)
+			nap(500);
+		else if (got < 0)
 			nap(backoff);
 	}
 	sg_store_close(q);
 	return NULL;
+}
+
+/* At the stop, once the last windows are stored: one more pass over the
+ * queue, as Pyroscope's clients flush on stop, until it is empty, the
+ * server fails once, or PUSH_FLUSH_MS have passed. What is left waits in
+ * the store for the next start. */
+static void push_remaining(struct agent *a)
+{
+	struct timespec now;
+	uint64_t until;
+	unsigned backoff = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	until = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000 + PUSH_FLUSH_MS;
+	/* Bounded by the queue's length and the deadline. */
+	while (push_next(a, a->store, &backoff) > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000 >= until)
+			break;
+	}
 }
 
 static void retain(struct agent *a)
@@ -986,9 +1021,10 @@ int cmd_agent(int argc, char **argv)
 	/* Every sampler sees the stop within 10 ms and stores what its
 	 * window holds so far. */
 	reap(a, true);
-	/* What it had not sent yet waits in the store for the next start. */
-	if (a->pushing)
+	if (a->pushing) {
 		pthread_join(a->push_thread, NULL);
+		push_remaining(a);
+	}
 	pthread_mutex_destroy(&a->lock);
 	status = SG_EXIT_OK;
 out:
