@@ -88,8 +88,14 @@ struct life {
 };
 
 #define NO_STACK UINT32_MAX
-/* A thread not seen for this long has ended. */
-#define FORGET_AFTER_NS (200 * 1000 * 1000ull)
+/* A thread not seen for this long, and for FORGET_AFTER_TICKS periods,
+ * has ended. Long, as a life forgotten too soon comes back unnamed once
+ * its thread left threading._active (1100 threads ending at 10 Hz on a
+ * busy machine: a tick late and one cut short by the changing thread list
+ * made one such thread "python"); a thread that reuses a thread state is
+ * told apart by its tid and ident, not by this. */
+#define FORGET_AFTER_NS    (1000 * 1000 * 1000ull)
+#define FORGET_AFTER_TICKS 4
 
 struct proc {
 	pid_t pid;
@@ -613,10 +619,13 @@ static struct life *life_of(struct sampler *s, struct proc *pr, const struct sg_
  * by a thread list that changed under it misses some for a tick.) */
 static int forget_ended(struct sampler *s, struct proc *pr)
 {
+	uint64_t after = FORGET_AFTER_TICKS * s->period_ns;
 	size_t kept = 0;
 
+	if (after < FORGET_AFTER_NS)
+		after = FORGET_AFTER_NS;
 	for (size_t i = 0; i < pr->nlives; i++) {
-		if (s->now_ns - pr->lives[i].tick_ns < FORGET_AFTER_NS)
+		if (s->now_ns - pr->lives[i].tick_ns < after)
 			pr->lives[kept++] = pr->lives[i];
 		else
 			sg_task_close(&pr->lives[i].task);
