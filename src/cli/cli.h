@@ -229,6 +229,9 @@ int sg_cli_target_option(struct sg_cli_target *t, int c, const char *arg);
 /* Once options are parsed: the command from argv[optind...], and exactly
  * one of --pid and a command. 0 or SG_EXIT_USAGE after one line. */
 int sg_cli_target_finish(struct sg_cli_target *t, int argc, char **argv);
+/* With --native: 0 when the options allow it (cpu mode on the CPU clock,
+ * neither --gil nor --memory), else SG_EXIT_USAGE after one line. */
+int sg_cli_native_check(const struct sg_cli_target *t);
 /* getopt_long's '?': one line naming the option, SG_EXIT_USAGE. */
 int sg_cli_bad_option(const char *command, char **argv);
 /* --pid's value into *pid: 0, or SG_EXIT_USAGE with its line printed. */

@@ -239,15 +239,8 @@ static int parse_args(int argc, char **argv, struct record_opts *o)
 		             "Python frames in, --native-only leaves them to the JIT map");
 		return SG_EXIT_USAGE;
 	}
-	/* The native stack is the kernel's copy, taken by the CPU clock's
-	 * sample of the thread it then walks. */
-	if (o->target.sampler.native &&
-	    (o->target.sampler.mode != SG_MODE_CPU || o->target.sampler.clock != SG_CLOCK_CPU ||
-	     o->target.sampler.gil || o->target.sampler.memory)) {
-		sg_cli_error("--native needs cpu mode on the CPU clock (not --mode wall, --clock "
-		             "timer, --gil or --memory)");
+	if (sg_cli_native_check(&o->target))
 		return SG_EXIT_USAGE;
-	}
 	if (o->period_s && o->output && strcmp(o->output, "-") == 0) {
 		sg_cli_error("--period writes a file per window: give -o FILE, not -");
 		return SG_EXIT_USAGE;

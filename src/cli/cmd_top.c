@@ -33,12 +33,13 @@ static const struct top_opts defaults = {
     .interval_s = 1,
 };
 
-enum { OPT_INTERVAL = SG_CLI_OPT_OWN, OPT_ONCE };
+enum { OPT_INTERVAL = SG_CLI_OPT_OWN, OPT_ONCE, OPT_NATIVE };
 
 static const struct option options[] = {
     SG_CLI_TARGET_OPTIONS,
     {"interval", required_argument, NULL, OPT_INTERVAL},
     {"once", no_argument, NULL, OPT_ONCE},
+    {"native", no_argument, NULL, OPT_NATIVE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, SG_CLI_OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -57,6 +58,8 @@ static const char help[] =
     "      --mode cpu|wall   cpu: threads on a CPU only (default); wall: all threads\n"
     "      --gil             only the thread holding the GIL\n"
     "      --subprocesses    also sample child processes\n"
+    "      --native          C frames too (interpreter, extensions, libc), merged\n"
+    "                        with the Python frames; cpu mode, by the CPU clock\n"
     "      --once            print one refresh as text and exit (also when standard\n"
     "                        output is not a terminal)\n"
     "  -h, --help            this help\n"
@@ -91,6 +94,11 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
 		case OPT_ONCE:
 			o->once = true;
 			break;
+		case OPT_NATIVE:
+			/* The native stack comes with the CPU clock's samples. */
+			o->target.sampler.native = true;
+			o->target.sampler.clock = SG_CLOCK_CPU;
+			break;
 		case 'h':
 			fputs(help, stdout);
 			return -1;
@@ -101,6 +109,8 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
 			return sg_cli_bad_option("top", argv);
 		}
 	}
+	if (sg_cli_native_check(&o->target))
+		return SG_EXIT_USAGE;
 	return sg_cli_target_finish(&o->target, argc, argv);
 }
 

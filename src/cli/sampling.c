@@ -105,6 +105,21 @@ int sg_cli_target_finish(struct sg_cli_target *t, int argc, char **argv)
 	return 0;
 }
 
+int sg_cli_native_check(const struct sg_cli_target *t)
+{
+	const struct sg_sampler_opts *so = &t->sampler;
+
+	/* The native stack is the kernel's copy, taken by the CPU clock's
+	 * sample of the thread it then walks. */
+	if (so->native &&
+	    (so->mode != SG_MODE_CPU || so->clock != SG_CLOCK_CPU || so->gil || so->memory)) {
+		sg_cli_error("--native needs cpu mode on the CPU clock (not --mode wall, --clock "
+		             "timer, --gil or --memory)");
+		return SG_EXIT_USAGE;
+	}
+	return 0;
+}
+
 int sg_cli_target_start(struct sg_cli_target *t)
 {
 	int exec_errno = 0;

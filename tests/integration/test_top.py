@@ -357,6 +357,28 @@ def test_top_once_attached(version):
         stop(proc)
 
 
+@pytest.mark.parametrize("version", ["3.8", "3.12", "3.13", "debian"])
+def test_top_once_native(version):
+    """--native: the regex engine's C functions lead by self under
+    backtrack, the Python function, in one stack: a row for each world."""
+    python = DEBIAN if version == "debian" else INTERPRETERS.get(version)
+    if not python:
+        pytest.skip("Python %s not found" % version)
+    status, out, err = top("--once", "--native", "--interval", 600, "--", python,
+                           os.path.join(WORKLOADS, "native_re.py"), 2)
+    assert status == 0, err
+    t = table(out)
+    samples = int(re.search(r"^last [\d.]+ s: (\d+) samples on a CPU;", out, re.M).group(1))
+    assert samples >= 50, out
+    by_name = {fn_name(r[4]): r for r in t}
+    assert "backtrack" in by_name and by_name["backtrack"][3] >= 0.8 * samples, out
+    assert by_name["backtrack"][2] <= 0.1 * samples, out  # its time is in C
+    # sre's functions, or addresses in an interpreter without symbols for
+    # its static functions (Debian's).
+    sre = sum(r[2] for r in t if re.match(r"(\w*sre\w*|pattern_match|python[\d.]*\+0x)", r[4]))
+    assert sre >= 0.5 * samples, out
+
+
 def test_top_not_a_terminal_prints_once(tmp_path):
     """With standard output not a terminal, top prints one refresh, as --once."""
     python = needs_debian()
@@ -402,6 +424,8 @@ def test_top_not_python():
     (["--interval", "0"], "--interval"),
     (["--mode", "idle", "--pid", "1"], "--mode"),
     (["--bogus"], "unknown"),
+    (["--native", "--mode", "wall", "--pid", "1"], "--native needs cpu mode"),
+    (["--gil", "--native", "--pid", "1"], "--native needs cpu mode"),
 ])
 def test_top_bad_usage(args, words):
     status, out, err = top(*args)
