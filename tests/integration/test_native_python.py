@@ -196,3 +196,25 @@ def test_attached(python):
     r, found, total = found_under(r, python, merged, unmatched, "backtrack", "native_re.py")
     native = sum(n for stack, n, i in found if stack[i + 1:] and not is_python(stack[i + 1]))
     assert native >= 0.7 * total, (native, total, r.stderr)
+
+
+def test_embedded_libpython():
+    """A C program hosting libpython (tests/embed, Debian's shared
+    libpython3.11): the host's own main is below the Python frames, the
+    regex engine above backtrack, as in the python binary."""
+    embed = os.environ.get("SPYGLASS_EMBED", "")
+    if not os.path.exists(embed):
+        pytest.skip("embedding program not built (make build/tests/embed)")
+    r, found, total = samples_under(embed, "native_re.py", "backtrack")
+    sre = 0
+    for stack, n, i in found:
+        first = next(k for k, f in enumerate(stack) if is_python(f))
+        assert [f.split(" (")[0] for f in stack[first:i + 1] if is_python(f)] == \
+            ["<module>", "main", "backtrack"], stack
+        assert any(f.startswith("main (") and "embed.c" in f for f in stack[:first]), stack
+        above = stack[i + 1:]
+        assert not any(is_python(f) for f in above), stack
+        if above and re.match(r"(\w*sre\w*|pattern_match|(lib)?python[\d.]*(\.so[\d.]*)?\+0x)",
+                              above[0]):
+            sre += n
+    assert sre >= 0.7 * total, (sre, total, r.stderr)
