@@ -169,6 +169,21 @@ def test_c_calling_back_into_python(python, tmp_path):
     assert alternating >= 0.8 * total, (alternating, total, r.stderr)
 
 
+def test_thread_started_from_c(python, tmp_path):
+    """A thread that C started and that took the GIL with PyGILState_Ensure:
+    its Python frames sit on its own C start (c_thread_main), with nothing
+    of threading or <module> under them."""
+    ext = build_extension(python, tmp_path)
+    r, found, total = samples_under(python, "native_cthread.py", "work", [3, ext])
+    for stack, n, i in found:
+        python_frames = [f.split(" (")[0] for f in stack if is_python(f)]
+        assert python_frames[:2] == ["work", "spin"] or python_frames == ["work"], stack
+        assert not any(f.startswith("<module>") for f in stack), stack
+        assert any(f.startswith("c_thread_main (") for f in stack[:i]), stack
+    # Nearly all of the run is in that thread's spin.
+    assert total >= 0.8 * r.total, (total, r.total, r.stderr)
+
+
 def test_generator_in_its_consumer(python):
     """A generator's frame comes between its consumer and the C it calls,
     whether it was resumed by a C call (before 3.12) or inline."""
