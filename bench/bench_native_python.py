@@ -3,7 +3,8 @@
 with and without --native, on a stack 100 Python frames deep
 (tests/workloads/deep.py) and on native_zlib.py (tests/workloads/ or
 ../shared/workloads), per CPython given, and the share of unmatched
-samples.
+samples; and the target's slowdown (wall time of callheavy.py, launched,
+profiled over alone, at 100 Hz and 1 kHz, with and without --native).
 
 The CPU per sample is the difference between a run of 3 x SECONDS and one
 of SECONDS (as spyglass's summary reports its CPU and samples) over the
@@ -19,12 +20,15 @@ import os
 import re
 import statistics
 import subprocess
+import shutil
 import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKLOADS = os.path.join(ROOT, "tests", "workloads")
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "workloads")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_pyclock import work_time  # noqa: E402
 
 
 def run(spyglass, python, argv, seconds, native):
@@ -77,6 +81,25 @@ def main():
             plain, _ = per_sample(args.spyglass, python, argv, args.seconds, False, args.repeats)
             native, unmatched = per_sample(args.spyglass, python, argv, args.seconds, True, args.repeats)
             print("%-8s %-20s %12.1f %12.1f %14.1f" % (version.decode().strip(), name, plain, native, unmatched))
+    iterations = 1000000
+    out = tempfile.mkdtemp()
+    try:
+        for python in pythons:
+            print("\nslowdown of callheavy.py %d under %s (wall time, profiled / alone, median of %d):"
+                  % (iterations, python, args.repeats))
+            for rate in [100, 1000]:
+                kinds = {"alone": None, "plain": ["-r", str(rate)],
+                         "--native": ["-r", str(rate), "--native"]}
+                times = {k: [] for k in kinds}
+                for _ in range(args.repeats):
+                    for kind, flags in kinds.items():
+                        times[kind].append(work_time(args.spyglass, python, flags, iterations, out))
+                alone = statistics.median(times["alone"])
+                print("  %5d Hz: without --native x%.3f, with x%.3f (alone %.2f s)" % (
+                    rate, statistics.median(times["plain"]) / alone,
+                    statistics.median(times["--native"]) / alone, alone))
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -75,12 +75,12 @@ def per_sample(spyglass, python, clock, depth, rate, seconds, out):
     return cpu, samples, lost
 
 
-def work_time(spyglass, python, clock, rate, iterations, out):
-    """Wall seconds of callheavy.py ITERATIONS, under spyglass (clock None: alone)."""
+def work_time(spyglass, python, flags, iterations, out):
+    """Wall seconds of callheavy.py ITERATIONS, launched by spyglass record
+    with flags (None: alone)."""
     cmd = [python, os.path.join(ROOT, "tests", "workloads", "callheavy.py"), str(iterations)]
-    if clock:
-        cmd = [spyglass, "record", "--clock", clock, "-r", str(rate), "-o",
-               os.path.join(out, "w.folded"), "--"] + cmd
+    if flags is not None:
+        cmd = [spyglass, "record", "-o", os.path.join(out, "w.folded")] + flags + ["--"] + cmd
     start = time.perf_counter()
     subprocess.check_call(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
@@ -139,8 +139,9 @@ def main():
             times = {c: [] for c in [None] + CLOCKS}
             for _ in range(repeats):
                 for clock in times:
-                    times[clock].append(work_time(args.spyglass, args.python, clock, rate,
-                                                  iterations, out))
+                    flags = ["--clock", clock, "-r", str(rate)] if clock else None
+                    times[clock].append(work_time(args.spyglass, args.python, flags, iterations,
+                                                  out))
             alone = statistics.median(times[None])
             print("  %5d Hz: " % rate + ", ".join(
                 "--clock %s x%.3f" % (c, statistics.median(times[c]) / alone) for c in CLOCKS) +
