@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from conftest import INTERPRETERS, ROOT, SUPPORTED, WORKLOADS, record, run, SPYGLASS, start, stop
+from conftest import (INTERPRETERS, ROOT, SUPPORTED, WORKLOADS, record, run, SPYGLASS, start,
+                      stop, tolerance)
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "workloads")
 # Enough samples of the function under test for its shares to mean
@@ -182,6 +183,28 @@ def test_thread_started_from_c(python, tmp_path):
         assert any(f.startswith("c_thread_main (") for f in stack[:i]), stack
     # Nearly all of the run is in that thread's spin.
     assert total >= 0.8 * r.total, (total, r.total, r.stderr)
+
+
+def test_native_share_matches_truth(python, tmp_path):
+    """native_split.py measures the CPU it spends in C (burn) and in Python
+    bytecode (spin): the samples under burn (callback_ext.c, C) and under
+    spin (Python), each as a share of the two, are within four standard
+    errors (at least 3 points) of what it measured."""
+    ext = build_extension(python, tmp_path)
+    r, merged, unmatched = record_native(python, "native_split.py", [3, ext])
+    in_c = in_py = 0
+    for stack, n in r.stacks.items():
+        if "[unmatched]" in stack:
+            continue
+        if any(f.startswith("burn (") and "callback_ext.c" in f for f in stack):
+            in_c += n
+        elif any(f.startswith("spin (") and is_python(f) for f in stack):
+            in_py += n
+    n = in_c + in_py
+    assert n >= 100, r.stderr
+    cpu = r.truth["cpu"]
+    want = cpu["in_c"] / (cpu["in_c"] + cpu["in_python"])
+    assert abs(in_c / float(n) - want) <= tolerance(want, n), (in_c, in_py, want, r.stderr)
 
 
 def test_generator_in_its_consumer(python):
