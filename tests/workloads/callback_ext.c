@@ -66,6 +66,7 @@ static void *c_thread_main(void *arg)
 static PyObject *in_c_thread(PyObject *self, PyObject *args)
 {
 	struct c_call call = {NULL, NULL, 0};
+	PyThreadState *saved;
 	pthread_t thread;
 	int err;
 
@@ -75,11 +76,12 @@ static PyObject *in_c_thread(PyObject *self, PyObject *args)
 #if PY_VERSION_HEX < 0x03070000
 	PyEval_InitThreads();
 #endif
-	Py_BEGIN_ALLOW_THREADS
+	/* The GIL let go while the C thread runs (Py_BEGIN_ALLOW_THREADS). */
+	saved = PyEval_SaveThread();
 	err = pthread_create(&thread, NULL, c_thread_main, &call);
 	if (!err)
 		pthread_join(thread, NULL);
-	Py_END_ALLOW_THREADS
+	PyEval_RestoreThread(saved);
 	if (err || call.failed) {
 		PyErr_SetString(PyExc_RuntimeError, err ? "pthread_create failed" : "f failed");
 		return NULL;
