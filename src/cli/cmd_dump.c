@@ -17,13 +17,14 @@ struct dump_opts {
 	struct sg_snapshot_opts snap;
 };
 
-enum { OPT_JSON = 256, OPT_SUBPROCESSES, OPT_LOCALS, OPT_VERSION };
+enum { OPT_JSON = 256, OPT_SUBPROCESSES, OPT_LOCALS, OPT_NATIVE, OPT_VERSION };
 
 static const struct option options[] = {
     {"pid", required_argument, NULL, 'p'},
     {"json", no_argument, NULL, OPT_JSON},
     {"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
     {"locals", no_argument, NULL, OPT_LOCALS},
+    {"native", no_argument, NULL, OPT_NATIVE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -41,6 +42,11 @@ static const char help[] =
     "      --subprocesses    also every descendant process that runs CPython\n"
     "      --locals          each frame's arguments and locals, with short values\n"
     "                        read from memory (nothing is called in the process)\n"
+    "      --native          each thread's native frames too (C extensions, the\n"
+    "                        interpreter, libc) merged with its Python ones: each\n"
+    "                        thread in turn is held still (ptrace) while its\n"
+    "                        registers and stack are copied, for tens of\n"
+    "                        microseconds, shown as \"held\"; never the process\n"
     "  -h, --help            this help\n"
     "      --version         print the version\n";
 
@@ -65,6 +71,9 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
 			break;
 		case OPT_LOCALS:
 			o->snap.locals = true;
+			break;
+		case OPT_NATIVE:
+			o->snap.native = true;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -179,6 +188,61 @@ static int json_locals(struct sg_strbuf *sb, const struct sg_snapframe *f)
 	return err ? err : sg_strbuf_addstr(sb, "null");
 }
 
+/* Why a thread's native frames were not read, in words. */
+static const char *native_words(int err)
+{
+	switch (err) {
+	case SG_EPERM:
+		return "not allowed to ptrace it (another tracer has it, or "
+		       "kernel.yama.ptrace_scope: run as root or with CAP_SYS_PTRACE)";
+	case SG_ENOTREADY:
+		return "it did not stop within 20 ms (in uninterruptible sleep?)";
+	case SG_EGONE:
+		return "it ended";
+	case SG_ENOPROC:
+		return "its kernel tid is not known";
+	case SG_EREAD:
+		return "its stack could not be copied";
+	}
+	return sg_err_str(err);
+}
+
+static const char *kind_word(enum sg_snapframe_kind kind)
+{
+	switch (kind) {
+	case SG_SNAPFRAME_NATIVE:
+		return "native";
+	case SG_SNAPFRAME_JIT:
+		return "jit";
+	case SG_SNAPFRAME_UNMATCHED:
+		return "unmatched";
+	case SG_SNAPFRAME_PYTHON:
+		break;
+	}
+	return "python";
+}
+
+/* A native frame: "  [native] name (file:line)", the binary for a file
+ * when no source is known. */
+static int text_native(struct sg_strbuf *sb, const struct sg_snapframe *f)
+{
+	int err;
+
+	if (f->kind == SG_SNAPFRAME_UNMATCHED)
+		return sg_strbuf_addstr(sb, "  [unmatched] (the native and Python stacks did not "
+		                            "match: what ran below is not placed under a frame)\n");
+	err = sg_strbuf_addf(sb, "  [%s] ", kind_word(f->kind));
+	err = err ? err : add_clean(sb, f->function);
+	if (!err && f->file[0]) {
+		err = sg_strbuf_addstr(sb, " (");
+		err = err ? err : add_clean(sb, f->file);
+		err = err       ? err
+		      : f->line ? sg_strbuf_addf(sb, ":%d)", f->line)
+		                : sg_strbuf_addch(sb, ')');
+	}
+	return err ? err : sg_strbuf_addch(sb, '\n');
+}
+
 static int text_thread(struct sg_strbuf *sb, const struct sg_snapthread *th)
 {
 	char wait[64];
@@ -192,7 +256,13 @@ static int text_thread(struct sg_strbuf *sb, const struct sg_snapthread *th)
 	                           state_word(th->state), th->state);
 	if (!err && wait[0])
 		err = sg_strbuf_addf(sb, ", waiting in %s", wait);
+	if (!err && th->native)
+		err = sg_strbuf_addf(sb, "; held %llu us",
+		                     (unsigned long long)(th->held_ns + 500) / 1000);
 	err = err ? err : sg_strbuf_addch(sb, '\n');
+	if (!err && th->native_err)
+		err = sg_strbuf_addf(sb, "  (native frames not read: %s)\n",
+		                     native_words(th->native_err));
 	if (!err && th->err)
 		return sg_strbuf_addf(sb, "  (its stack could not be read: %s)\n",
 		                      th->err == SG_ECORRUPT ? "it changed under every walk"
@@ -205,6 +275,10 @@ static int text_thread(struct sg_strbuf *sb, const struct sg_snapthread *th)
 
 		if (th->omitted && i == th->omitted_at)
 			err = sg_strbuf_addf(sb, "  [%zu frames omitted]\n", th->omitted);
+		if (f->kind != SG_SNAPFRAME_PYTHON) {
+			err = err ? err : text_native(sb, f);
+			continue;
+		}
 		err = err ? err : sg_strbuf_addstr(sb, "  File \"");
 		err = err ? err : add_clean(sb, f->file);
 		err = err ? err : sg_strbuf_addf(sb, "\", line %d, in ", f->line);
@@ -241,7 +315,8 @@ static int text_snapshot(struct sg_strbuf *sb, const struct sg_snapshot *snap)
 	return err;
 }
 
-static int json_thread(struct sg_strbuf *sb, const struct sg_snapthread *th, bool locals)
+static int json_thread(struct sg_strbuf *sb, const struct sg_snapthread *th,
+                       const struct sg_snapshot_opts *opts)
 {
 	char wait[64], state[2] = {th->state, '\0'};
 	int err;
@@ -265,6 +340,17 @@ static int json_thread(struct sg_strbuf *sb, const struct sg_snapthread *th, boo
 		                                              : sg_err_str(th->err));
 	else if (!err)
 		err = sg_strbuf_addstr(sb, "null");
+	if (!err && opts->native) {
+		err = sg_strbuf_addf(sb,
+		                     ",\"native\":{\"read\":%s,\"matched\":%s,\"held_us\":%.1f,"
+		                     "\"error\":",
+		                     th->native ? "true" : "false", th->matched ? "true" : "false",
+		                     (double)th->held_ns / 1e3);
+		err = err              ? err
+		      : th->native_err ? sg_text_json(sb, native_words(th->native_err))
+		                       : sg_strbuf_addstr(sb, "null");
+		err = err ? err : sg_strbuf_addch(sb, '}');
+	}
 	err = err ? err
 	          : sg_strbuf_addf(sb, ",\"omitted\":%zu,\"omitted_at\":%zu,\"frames\":[",
 	                           th->omitted, th->omitted_at);
@@ -276,14 +362,19 @@ static int json_thread(struct sg_strbuf *sb, const struct sg_snapthread *th, boo
 		err = err ? err : sg_strbuf_addstr(sb, ",\"file\":");
 		err = err ? err : sg_text_json(sb, f->file);
 		err = err ? err : sg_strbuf_addf(sb, ",\"line\":%d", f->line);
-		if (locals)
+		if (opts->native) {
+			err = err ? err : sg_strbuf_addstr(sb, ",\"kind\":");
+			err = err ? err : sg_text_json(sb, kind_word(f->kind));
+		}
+		if (opts->locals && f->kind == SG_SNAPFRAME_PYTHON)
 			err = err ? err : json_locals(sb, f);
 		err = err ? err : sg_strbuf_addch(sb, '}');
 	}
 	return err ? err : sg_strbuf_addstr(sb, "]}");
 }
 
-static int json_snapshot(struct sg_strbuf *sb, const struct sg_snapshot *snap, bool locals)
+static int json_snapshot(struct sg_strbuf *sb, const struct sg_snapshot *snap,
+                         const struct sg_snapshot_opts *opts)
 {
 	int err = sg_strbuf_addstr(sb, "{\"processes\":[");
 
@@ -305,7 +396,7 @@ static int json_snapshot(struct sg_strbuf *sb, const struct sg_snapshot *snap, b
 		                           sp->version.major, sp->version.minor, sp->version.micro);
 		for (size_t t = 0; t < sp->nthreads && !err; t++) {
 			err = t ? sg_strbuf_addch(sb, ',') : 0;
-			err = err ? err : json_thread(sb, &sp->threads[t], locals);
+			err = err ? err : json_thread(sb, &sp->threads[t], opts);
 		}
 		err = err ? err : sg_strbuf_addstr(sb, "]}");
 	}
@@ -328,7 +419,7 @@ int cmd_dump(int argc, char **argv)
 		sg_snapshot_release(&snap);
 		return SG_EXIT_FAIL;
 	}
-	err = o.json ? json_snapshot(&sb, &snap, o.snap.locals) : text_snapshot(&sb, &snap);
+	err = o.json ? json_snapshot(&sb, &snap, &o.snap) : text_snapshot(&sb, &snap);
 	sg_snapshot_release(&snap);
 	if (err) {
 		sg_cli_error("out of memory");

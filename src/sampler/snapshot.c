@@ -4,15 +4,51 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/perf_event.h>
+
+#include "native/sym.h"
+#include "native/unwind.h"
 #include "python/pycode.h"
 #include "python/pyproc.h"
 #include "python/pythreads.h"
 #include "python/pywalk.h"
+#include "sampler/merge.h"
 #include "sampler/snapshot.h"
 #include "sampler/threadwalk.h"
+#include "target/hold.h"
+#include "target/maps.h"
+#include "target/mem.h"
 #include "target/proc.h"
+#include "util/alloc.h"
 #include "util/err.h"
 #include "util/u64map.h"
+
+/* Native frames one thread's copy is unwound to, at most: a few per
+ * Python call before 3.11. */
+#define MAX_NATIVE 16384
+
+/* One native frame of the thread being merged, leaf first. */
+struct natframe {
+	char *function, *file; /* owned until moved into the thread's frames */
+	int line;
+	bool jit;
+};
+
+/* What every process of a snapshot shares. */
+struct shared {
+	const struct sg_snapshot_opts *opts;
+	struct sg_pyframe_raw *raw;      /* SG_PYWALK_MAX_DEPTH */
+	struct sg_syms *syms;            /* with native */
+	uint8_t *stack;                  /* SG_SNAPSHOT_STACK_BYTES, with native */
+	struct sg_unwind_frame *uframes; /* MAX_NATIVE, with native */
+	struct natframe *nat;
+	struct sg_merge_native *mnat;
+	size_t nnat, nat_cap, mnat_cap;
+	struct sg_merge_python *mpy;
+	bool *entry; /* of each resolved Python frame, root first */
+	size_t mpy_cap, entry_cap;
+	struct sg_merge_out merged;
+};
 
 /* What taking one process's snapshot needs. */
 struct snap {
@@ -23,8 +59,10 @@ struct snap {
 	struct sg_pythreads *names;
 	struct sg_u64map roots;
 	struct sg_pyframe_raw *raw;
-	size_t cap;  /* of sp->threads */
-	bool locals; /* read each frame's locals */
+	struct shared *sh;
+	struct sg_unwind *uw; /* with native */
+	struct sg_maps maps;  /* with native: where each stack ends */
+	size_t cap;           /* of sp->threads */
 };
 
 static char *dup_str(const char *s)
@@ -38,11 +76,16 @@ static char *dup_str(const char *s)
 }
 
 /* Resolve a walk (leaf first) into th's frames, outermost first, leaving
- * out CPython's shim frames. */
+ * out CPython's shim frames; whether each is the entry of an eval call
+ * (a shim's mark goes to the next frame kept, as in the sampler) into
+ * sn->sh->entry. */
 static int resolve_frames(struct snap *sn, struct sg_snapthread *th, const struct sg_pystack *walk)
 {
+	bool entry = false;
+
 	th->frames = calloc(walk->depth, sizeof(*th->frames));
-	if (!th->frames)
+	if (!th->frames ||
+	    sg_grow(&sn->sh->entry, &sn->sh->entry_cap, walk->depth + 1, sizeof(*sn->sh->entry)))
 		return SG_ENOMEM;
 	for (size_t i = walk->depth; i-- > 0;) {
 		struct sg_snapframe *f = &th->frames[th->nframes];
@@ -55,8 +98,11 @@ static int resolve_frames(struct snap *sn, struct sg_snapthread *th, const struc
 			th->omitted = walk->omitted;
 			th->omitted_at = th->nframes;
 		}
+		entry |= sn->raw[i].entry;
 		if (!err && code->shim)
 			continue;
+		sn->sh->entry[th->nframes] = entry;
+		entry = false;
 		/* A code object that changed since the walk checked it. */
 		f->function = dup_str(err ? "?" : code->name);
 		f->file = dup_str(err ? "?" : code->filename);
@@ -64,7 +110,7 @@ static int resolve_frames(struct snap *sn, struct sg_snapthread *th, const struc
 		th->nframes++;
 		if (!f->function || !f->file)
 			return SG_ENOMEM;
-		if (sn->locals)
+		if (sn->sh->opts->locals)
 			f->locals_err =
 			    sg_pylocals_read(&sn->pp, sn->raw[i].frame, sn->raw[i].code.addr,
 			                     &f->locals, &f->nlocals);
@@ -75,26 +121,217 @@ static int resolve_frames(struct snap *sn, struct sg_snapthread *th, const struc
 }
 
 /*
- * The stack of one thread. The first walk that is not torn is believed by
- * the walker only because nothing was known of the thread; a second walk
- * must then end at the same outermost frame (or agree with its own retry),
- * so a walk sent down another thread's frames is not shown as this one's.
+ * The walk of one thread's stack into *walk (depth 0: none). The first walk
+ * that is not torn is believed by the walker only because nothing was
+ * known of the thread; a second walk must then end at the same outermost
+ * frame (or agree with its own retry), so a walk sent down another
+ * thread's frames is not shown as this one's. 0 (th->err says whether it
+ * was read) or SG_ENOMEM.
  */
-static int snap_stack(struct snap *sn, const struct sg_pythread *pt, struct sg_snapthread *th)
+static int walk_stack(struct snap *sn, const struct sg_pythread *pt, struct sg_snapthread *th,
+                      struct sg_pystack *walk)
 {
-	struct sg_pystack walk = {0};
 	uint64_t retries = 0;
 	int err = 0;
 
+	memset(walk, 0, sizeof(*walk));
 	if (!pt->top_frame)
 		return 0;
 	for (int pass = 0; pass < 2 && !err; pass++)
 		err = sg_threadwalk_frames(&sn->walker, &sn->roots, pt, sn->raw,
-		                           SG_PYWALK_MAX_DEPTH, &walk, UINT64_MAX, &retries);
+		                           SG_PYWALK_MAX_DEPTH, walk, UINT64_MAX, &retries);
 	if (err == SG_ENOMEM)
 		return err;
 	th->err = err;
-	return err ? 0 : resolve_frames(sn, th, &walk);
+	if (err)
+		walk->depth = 0;
+	return 0;
+}
+
+/* The used part of the stack from sp: to the end of its mapping, at most
+ * SG_SNAPSHOT_STACK_BYTES, into sn->sh->stack. The maps are read again
+ * once for a stack not in them (a thread started since). */
+static int copy_stack(struct snap *sn, uint64_t sp, size_t *len)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < sn->maps.n; i++) {
+			const struct sg_map *m = &sn->maps.maps[i];
+
+			if (sp < m->start || sp >= m->end)
+				continue;
+			*len = m->end - sp < SG_SNAPSHOT_STACK_BYTES ? (size_t)(m->end - sp)
+			                                             : SG_SNAPSHOT_STACK_BYTES;
+			return sg_mem_read(&sn->pp.mem, sp, sn->sh->stack, *len);
+		}
+		sg_maps_release(&sn->maps);
+		if (pass == 0 && sg_maps_read(sn->sp->pid, &sn->maps))
+			break;
+	}
+	return SG_EREAD;
+}
+
+/*
+ * With native: th held still while its registers and stack are copied and
+ * its Python frames walked, so that both are of one moment. A thread that
+ * cannot be held is walked as it runs, with the reason in th->native_err.
+ */
+static int walk_held(struct snap *sn, const struct sg_pythread *pt, struct sg_snapthread *th,
+                     struct sg_pystack *walk, uint64_t regs[SG_HOLD_NREGS], size_t *stack_len)
+{
+	struct sg_hold hold;
+	int err;
+
+	th->native_err = pt->tid ? sg_hold(sn->sp->pid, pt->tid, &hold) : SG_ENOPROC;
+	if (th->native_err)
+		return walk_stack(sn, pt, th, walk);
+	th->native_err = sg_hold_regs(&hold, regs);
+	if (!th->native_err)
+		th->native_err = copy_stack(sn, regs[SG_HOLD_REG_SP], stack_len);
+	err = walk_stack(sn, pt, th, walk);
+	sg_release(&hold, &th->held_ns);
+	return err;
+}
+
+struct native_ctx {
+	struct snap *sn;
+	bool in_interp; /* the frame is in the interpreter's binary */
+};
+
+static int on_native(void *ctx, const struct sg_sym_frame *f)
+{
+	struct native_ctx *c = ctx;
+	struct shared *sh = c->sn->sh;
+	const char *eval =
+	    c->sn->pp.layout.major == 2 ? "PyEval_EvalFrameEx" : "_PyEval_EvalFrameDefault";
+	struct natframe *n;
+
+	if (sg_grow(&sh->nat, &sh->nat_cap, sh->nnat + 1, sizeof(*sh->nat)) ||
+	    sg_grow(&sh->mnat, &sh->mnat_cap, sh->nnat + 1, sizeof(*sh->mnat)))
+		return SG_ENOMEM;
+	n = &sh->nat[sh->nnat];
+	*n = (struct natframe){
+	    .function = dup_str(f->name), .file = dup_str(f->file), .line = f->line, .jit = f->jit};
+	/* Only the interpreter's own functions are its eval loop or its
+	 * helpers: an extension's call_function is the extension's. */
+	sh->mnat[sh->nnat] = (struct sg_merge_native){
+	    .id = (uint32_t)sh->nnat,
+	    .role = (uint8_t)(c->in_interp && !f->kernel ? sg_merge_role_of(f->name, eval)
+	                                                 : SG_MERGE_PLAIN)};
+	sh->nnat++;
+	return n->function && n->file ? 0 : SG_ENOMEM;
+}
+
+static void free_natives(struct shared *sh)
+{
+	for (size_t i = 0; i < sh->nnat; i++) {
+		free(sh->nat[i].function);
+		free(sh->nat[i].file);
+	}
+	sh->nnat = 0;
+}
+
+/* The copied stack unwound into sn->sh->nat, leaf first. */
+static int unwind_copy(struct snap *sn, const struct sg_snapthread *th, const uint64_t *regs,
+                       size_t stack_len)
+{
+	struct shared *sh = sn->sh;
+	struct sg_perf_record rec = {
+	    .type = PERF_RECORD_SAMPLE, .pid = (uint32_t)sn->sp->pid, .tid = (uint32_t)th->tid};
+	struct native_ctx c = {.sn = sn};
+	bool dwarf;
+	size_t n;
+	int err = 0;
+
+	rec.sample.abi = PERF_SAMPLE_REGS_ABI_64;
+	rec.sample.regs = regs;
+	rec.sample.nregs = SG_HOLD_NREGS;
+	rec.sample.stack = sh->stack;
+	rec.sample.stack_size = stack_len;
+	n = sg_unwind_sample(sn->uw, SG_UNWIND_DWARF, &rec, sh->uframes, MAX_NATIVE, &dwarf);
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct sg_unwind_map *m = sg_unwind_find(sn->uw, sh->uframes[i].pc);
+
+		c.in_interp = m && strcmp(m->path, sn->pp.binary) == 0;
+		err = sg_syms_resolve(sh->syms, sn->uw, &sh->uframes[i], on_native, &c);
+	}
+	return err;
+}
+
+/* th's Python frames (root first) merged with the native ones of its copy:
+ * each frame moved into the merged order, natives and "[unmatched]" new. */
+static int merge_frames(struct snap *sn, struct sg_snapthread *th, const uint64_t *regs,
+                        size_t stack_len)
+{
+	struct shared *sh = sn->sh;
+	size_t np = th->nframes, nn, omitted_at = th->omitted_at;
+	uint32_t unmatched;
+	struct sg_snapframe *frames;
+	bool matched;
+	int err = unwind_copy(sn, th, regs, stack_len);
+
+	nn = sh->nnat;
+	unmatched = (uint32_t)(nn + np);
+	if (!err && sg_grow(&sh->mpy, &sh->mpy_cap, np + 1, sizeof(*sh->mpy)))
+		err = SG_ENOMEM;
+	for (size_t k = 0; k < np && !err; k++)
+		sh->mpy[k] = (struct sg_merge_python){.id = (uint32_t)(nn + np - 1 - k),
+		                                      .entry = sh->entry[np - 1 - k]};
+	/* Held: the leaf Python frame was there when the stack was copied. */
+	if (!err)
+		err = sg_merge(sh->mnat, nn, sh->mpy, np, true, false, unmatched, &sh->merged,
+		               &matched);
+	frames = err ? NULL : calloc(sh->merged.n + 1, sizeof(*frames));
+	if (!frames)
+		err = SG_ENOMEM;
+	for (size_t j = 0; !err && j < sh->merged.n; j++) {
+		uint32_t id = sh->merged.ids[j];
+		struct sg_snapframe *f = &frames[j];
+
+		if (id < nn) {
+			struct natframe *n = &sh->nat[id];
+
+			*f = (struct sg_snapframe){.function = n->function,
+			                           .file = n->file,
+			                           .line = n->line,
+			                           .kind = n->jit ? SG_SNAPFRAME_JIT
+			                                          : SG_SNAPFRAME_NATIVE};
+			n->function = n->file = NULL;
+		} else if (id < unmatched) {
+			*f = th->frames[id - nn];
+			th->frames[id - nn] = (struct sg_snapframe){0};
+			if (th->omitted && id - nn == omitted_at)
+				th->omitted_at = j;
+		} else {
+			*f = (struct sg_snapframe){.function = dup_str("[unmatched]"),
+			                           .file = dup_str(""),
+			                           .kind = SG_SNAPFRAME_UNMATCHED};
+			if (!f->function || !f->file)
+				err = SG_ENOMEM;
+		}
+	}
+	free_natives(sh);
+	if (err) {
+		free(frames);
+		return err;
+	}
+	/* Every Python frame is in the merged stack, matched or not. */
+	free(th->frames);
+	th->frames = frames;
+	th->nframes = sh->merged.n;
+	th->native = true;
+	th->matched = matched;
+	return 0;
+}
+
+/* What the kernel says th is doing. */
+static void read_state(pid_t pid, struct sg_snapthread *th)
+{
+	if (!th->tid)
+		return;
+	if (sg_proc_task_state(pid, th->tid, &th->state))
+		th->state = '?';
+	if (sg_proc_task_syscall(pid, th->tid, &th->syscall))
+		th->syscall = LONG_MIN;
 }
 
 static int snap_thread(void *ctx, struct sg_pythread *pt, const struct sg_pyinterp *is)
@@ -125,17 +362,25 @@ static int snap_thread(void *ctx, struct sg_pythread *pt, const struct sg_pyinte
 	if (sg_pythreads_name(sn->names, pt, 0, th->name, sizeof(th->name)) &&
 	    (!pt->tid || sg_proc_task_comm(sp->pid, pt->tid, th->name, sizeof(th->name))))
 		th->name[0] = '\0';
-	if (snap_stack(sn, pt, th))
-		return SG_ENOMEM;
-	/* Read after the stack: what the thread does now is what it was
-	 * doing at the end of its walk, the line shown innermost. */
-	if (th->tid) {
-		if (sg_proc_task_state(sp->pid, th->tid, &th->state))
-			th->state = '?';
-		if (sg_proc_task_syscall(sp->pid, th->tid, &th->syscall))
-			th->syscall = LONG_MIN;
-	}
-	return 0;
+	uint64_t regs[SG_HOLD_NREGS];
+	size_t stack_len = 0;
+	struct sg_pystack walk;
+	int err;
+
+	/* Held, a thread is what it was doing as it stopped, and is running
+	 * again just after; else what it does at the end of its walk, the
+	 * line shown innermost. */
+	if (sn->uw)
+		read_state(sp->pid, th);
+	err =
+	    sn->uw ? walk_held(sn, pt, th, &walk, regs, &stack_len) : walk_stack(sn, pt, th, &walk);
+	if (!err && walk.depth)
+		err = resolve_frames(sn, th, &walk);
+	if (!err && sn->uw && !th->native_err && !th->err)
+		err = merge_frames(sn, th, regs, stack_len);
+	if (!err && !sn->uw)
+		read_state(sp->pid, th);
+	return err;
 }
 
 static void reverse_threads(struct sg_snapproc *sp)
@@ -149,9 +394,9 @@ static void reverse_threads(struct sg_snapproc *sp)
 }
 
 /* Fill sp for pid; sp->err and sp->why say why not. */
-static int snap_proc(pid_t pid, struct sg_snapproc *sp, struct sg_pyframe_raw *raw, bool locals)
+static int snap_proc(pid_t pid, struct sg_snapproc *sp, struct shared *sh)
 {
-	struct snap sn = {.sp = sp, .raw = raw, .locals = locals};
+	struct snap sn = {.sp = sp, .raw = sh->raw, .sh = sh};
 	uint64_t interp;
 	pid_t tid;
 	int err;
@@ -175,6 +420,11 @@ static int snap_proc(pid_t pid, struct sg_snapproc *sp, struct sg_pyframe_raw *r
 	sn.names = sg_pythreads_new(&sn.pp);
 	if (!err && (!sn.codes || !sn.names))
 		err = SG_ENOMEM;
+	/* Unreadable maps are read again at the first stack copy. */
+	if (!err && sh->opts->native && sg_maps_read(pid, &sn.maps))
+		sg_maps_release(&sn.maps);
+	if (!err && sh->opts->native)
+		err = sg_unwind_new(pid, true, &sn.uw);
 	if (!err)
 		err = sg_pyproc_interp_head(&sn.pp, &interp);
 	if (!err)
@@ -188,6 +438,8 @@ static int snap_proc(pid_t pid, struct sg_snapproc *sp, struct sg_pyframe_raw *r
 		snprintf(sp->why, sizeof(sp->why), "could not read the threads of process %d: %s",
 		         (int)pid, sg_err_str(err));
 	sp->err = err;
+	sg_unwind_free(sn.uw);
+	sg_maps_release(&sn.maps);
 	sg_pythreads_free(sn.names);
 	sg_pycodes_free(sn.codes);
 	sg_pywalker_release(&sn.walker);
@@ -260,19 +512,39 @@ static int descendants(pid_t pid, pid_t **out, size_t *n)
 	return err;
 }
 
+static void release_shared(struct shared *sh)
+{
+	free_natives(sh);
+	free(sh->nat);
+	free(sh->mnat);
+	free(sh->mpy);
+	free(sh->entry);
+	free(sh->merged.ids);
+	free(sh->uframes);
+	free(sh->stack);
+	sg_syms_free(sh->syms);
+	free(sh->raw);
+}
+
 int sg_snapshot_take(pid_t pid, const struct sg_snapshot_opts *opts, struct sg_snapshot *out,
                      char *why, size_t whylen)
 {
-	struct sg_pyframe_raw *raw = malloc(SG_PYWALK_MAX_DEPTH * sizeof(*raw));
+	struct shared sh = {.opts = opts, .raw = malloc(SG_PYWALK_MAX_DEPTH * sizeof(*sh.raw))};
 	struct sg_snapproc *sp;
 	pid_t *kids = NULL;
 	size_t cap = 0, nkids = 0;
-	int err;
+	int err = sh.raw ? 0 : SG_ENOMEM;
 
 	memset(out, 0, sizeof(*out));
-	err = raw ? add_proc(out, &cap, &sp) : SG_ENOMEM;
+	if (!err && opts->native) {
+		sh.stack = malloc(SG_SNAPSHOT_STACK_BYTES);
+		sh.uframes = malloc(MAX_NATIVE * sizeof(*sh.uframes));
+		err = !sh.stack || !sh.uframes ? SG_ENOMEM : sg_syms_new(&sh.syms);
+	}
+	if (!err)
+		err = add_proc(out, &cap, &sp);
 	if (!err) {
-		err = snap_proc(pid, sp, raw, opts->locals);
+		err = snap_proc(pid, sp, &sh);
 		snprintf(why, whylen, "%s", sp->why);
 	}
 	if (!err && opts->subprocesses)
@@ -284,7 +556,7 @@ int sg_snapshot_take(pid_t pid, const struct sg_snapshot_opts *opts, struct sg_s
 		/* A descendant that is not Python (a shell between two
 		 * pythons) or has just exited is left out; one that runs
 		 * CPython but cannot be read is kept, saying why. */
-		int got = snap_proc(kids[i], sp, raw, opts->locals);
+		int got = snap_proc(kids[i], sp, &sh);
 
 		if (got == SG_ENOTPY || got == SG_ENOPROC) {
 			free_proc(sp);
@@ -294,7 +566,7 @@ int sg_snapshot_take(pid_t pid, const struct sg_snapshot_opts *opts, struct sg_s
 	if (err == SG_ENOMEM)
 		snprintf(why, whylen, "out of memory");
 	free(kids);
-	free(raw);
+	release_shared(&sh);
 	return err;
 }
 

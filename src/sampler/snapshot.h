@@ -9,6 +9,16 @@
  * never stopped. Each stack is walked until two walks agree on where it
  * starts (sampler/threadwalk.h); a thread that could not be read that way
  * is kept, with the reason, and no frames.
+ *
+ * With native, each thread's native stack too, merged with its Python
+ * frames as record --native merges them (sampler/merge.h). A thread that
+ * is not running has no perf sample to copy its stack, so each thread in
+ * turn is held still (target/hold.h: one thread, never the process, never
+ * two at once) for as long as it takes to copy its registers and the used
+ * part of its stack (at most SG_SNAPSHOT_STACK_BYTES) and to walk its
+ * Python frames, then let go; the copy is unwound after. How long each was
+ * held is kept. A thread that cannot be held (another tracer, ptrace not
+ * allowed, uninterruptible sleep) keeps its Python frames and the reason.
  */
 
 #include <stdbool.h>
@@ -19,10 +29,18 @@
 #include "python/pylocals.h"
 #include "python/pyversion.h"
 
+enum sg_snapframe_kind {
+	SG_SNAPFRAME_PYTHON,
+	SG_SNAPFRAME_NATIVE,    /* file: the source file, else the binary */
+	SG_SNAPFRAME_JIT,       /* named from the process's perf map */
+	SG_SNAPFRAME_UNMATCHED, /* "[unmatched]": the stacks did not match */
+};
+
 struct sg_snapframe {
 	char *function; /* qualified name on 3.11+ */
 	char *file;
 	int line;
+	enum sg_snapframe_kind kind;
 	/* With opts->locals: arguments first, then locals (python/pylocals.h).
 	 * Owned. locals_err says why none could be read (0: read). */
 	struct sg_pylocal *locals;
@@ -45,6 +63,12 @@ struct sg_snapthread {
 	size_t omitted, omitted_at;
 	int err; /* 0, or why the stack could not be read (SG_ECORRUPT: it
 	          * kept changing under every walk) */
+	/* With opts->native: whether frames hold native ones (native_err 0),
+	 * and whether they matched the Python frames (else one
+	 * SG_SNAPFRAME_UNMATCHED frame, as merge.h says). */
+	bool native, matched;
+	int native_err;   /* why not: SG_EPERM, SG_ENOTREADY (did not stop) ... */
+	uint64_t held_ns; /* how long the thread was held still */
 };
 
 struct sg_snapproc {
@@ -66,7 +90,12 @@ struct sg_snapshot {
 struct sg_snapshot_opts {
 	bool subprocesses; /* descendants too: those that run CPython */
 	bool locals;       /* each frame's arguments and locals too */
+	bool native;       /* each thread's native stack too, merged */
 };
+
+/* The most of a thread's stack copied for its native frames: enough for
+ * a few thousand Python calls before 3.11, which take C stack each. */
+#define SG_SNAPSHOT_STACK_BYTES (1024 * 1024)
 
 /* Take a snapshot of pid into *out (release with sg_snapshot_release, also
  * after a failure). Returns 0, or a negative sg_err with one line for the

@@ -30,7 +30,8 @@
 #define SG_RELEASE_WAIT_NS (1000 * 1000 * 1000ull)
 /* The registers of a held thread, in the order perf samples carry them
  * (sg_perf_regs_mask): AX..IP, R8..R15 on x86-64. */
-#define SG_HOLD_NREGS 17
+#define SG_HOLD_NREGS  17
+#define SG_HOLD_REG_SP 7 /* where the stack pointer is among them */
 
 struct sg_hold {
 	pid_t tid;
