@@ -196,7 +196,7 @@ static const char *native_words(int err)
 		return "not allowed to ptrace it (another tracer has it, or "
 		       "kernel.yama.ptrace_scope: run as root or with CAP_SYS_PTRACE)";
 	case SG_ENOTREADY:
-		return "it did not stop within 20 ms (in uninterruptible sleep?)";
+		return "it did not stop within 500 ms (in uninterruptible sleep?)";
 	case SG_EGONE:
 		return "it ended";
 	case SG_ENOPROC:

@@ -13,7 +13,9 @@
  *    A thread in a system call leaves it for the stop and the kernel
  *    restarts the call after, as for any signal (sleeps resume where they
  *    were, with restart_syscall).
- *  - The stop is waited for at most SG_HOLD_WAIT_NS: a thread in
+ *  - The stop is waited for at most SG_HOLD_WAIT_NS (the thread runs
+ *    until it stops: a long wait costs it nothing; on a loaded machine a
+ *    woken thread waited over 20 ms for a core to reach it): a thread in
  *    uninterruptible sleep (disk, D state) is not waited out.
  *  - PTRACE_DETACH lets it go. If spyglass dies while holding it, the
  *    kernel detaches it and it runs on: it is never left stopped.
@@ -26,7 +28,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SG_HOLD_WAIT_NS    (20 * 1000 * 1000ull)
+#define SG_HOLD_WAIT_NS    (500 * 1000 * 1000ull)
 #define SG_RELEASE_WAIT_NS (1000 * 1000 * 1000ull)
 /* The registers of a held thread, in the order perf samples carry them
  * (sg_perf_regs_mask): AX..IP, R8..R15 on x86-64. */
