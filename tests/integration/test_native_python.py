@@ -27,10 +27,10 @@ HELPERS = re.compile(r"^(_?PyObject_(Call|Vectorcall|FastCall)|_PyFunction_Vecto
 
 
 def is_python(frame):
-    """Python frames name a .py file or a frozen module; native ones a C file
-    or a binary."""
+    """Python frames name a .py file, a frozen module or compiled source
+    ("<exec>"); native ones a C file or a binary."""
     m = re.search(r" \((.*?)(:\d+)?\)$", frame)
-    return bool(m) and (m.group(1).endswith(".py") or m.group(1).startswith("<frozen"))
+    return bool(m) and (m.group(1).endswith(".py") or m.group(1).startswith("<"))
 
 
 def summary_counts(stderr):
@@ -256,3 +256,16 @@ def test_embedded_libpython():
                               above[0]):
             sre += n
     assert sre >= 0.7 * total, (sre, total, r.stderr)
+
+
+def test_exec_between_its_caller_and_c(python):
+    """Code run by exec(): its module frame, in an eval call of its own,
+    between the caller and the function it defines, with zlib's C above."""
+    r, merged, unmatched = record_native(python, "native_exec.py")
+    r, found, total = found_under(r, python, merged, unmatched, "squeeze", "<exec>")
+    in_libz = 0
+    for stack, n, i in found:
+        python_frames = [f.split(" (")[0] for f in stack[:i + 1] if is_python(f)]
+        assert python_frames == ["<module>", "main", "<module>", "squeeze"], stack
+        in_libz += n * any("libz.so" in f for f in stack[i + 1:])
+    assert in_libz >= 0.6 * total, (in_libz, total, r.stderr)
