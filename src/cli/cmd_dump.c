@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "formats/text.h"
 #include "sampler/snapshot.h"
+#include "target/hold.h"
 #include "target/proc.h"
 #include "util/err.h"
 #include "util/strbuf.h"
@@ -45,8 +46,8 @@ static const char help[] =
     "      --native          each thread's native frames too (C extensions, the\n"
     "                        interpreter, libc) merged with its Python ones: each\n"
     "                        thread in turn is held still (ptrace) while its\n"
-    "                        registers and stack are copied, for tens of\n"
-    "                        microseconds, shown as \"held\"; never the process\n"
+    "                        registers and stack are copied, typically for\n"
+    "                        under 100 us, shown as \"held\"; never the process\n"
     "  -h, --help            this help\n"
     "      --version         print the version\n";
 
@@ -188,15 +189,18 @@ static int json_locals(struct sg_strbuf *sb, const struct sg_snapframe *f)
 	return err ? err : sg_strbuf_addstr(sb, "null");
 }
 
-/* Why a thread's native frames were not read, in words. */
-static const char *native_words(int err)
+/* Why a thread's native frames were not read, in words, in buf when it
+ * takes a figure. */
+static const char *native_words(int err, char *buf, size_t len)
 {
 	switch (err) {
 	case SG_EPERM:
 		return "not allowed to ptrace it (another tracer has it, or "
 		       "kernel.yama.ptrace_scope: run as root or with CAP_SYS_PTRACE)";
 	case SG_ENOTREADY:
-		return "it did not stop within 500 ms (in uninterruptible sleep?)";
+		snprintf(buf, len, "it did not stop within %llu ms (in uninterruptible sleep?)",
+		         SG_HOLD_WAIT_NS / 1000000);
+		return buf;
 	case SG_EGONE:
 		return "it ended";
 	case SG_ENOPROC:
@@ -245,7 +249,7 @@ static int text_native(struct sg_strbuf *sb, const struct sg_snapframe *f)
 
 static int text_thread(struct sg_strbuf *sb, const struct sg_snapthread *th)
 {
-	char wait[64];
+	char wait[64], words[128];
 	int err;
 
 	wait_words(th, wait, sizeof(wait));
@@ -262,7 +266,7 @@ static int text_thread(struct sg_strbuf *sb, const struct sg_snapthread *th)
 	err = err ? err : sg_strbuf_addch(sb, '\n');
 	if (!err && th->native_err)
 		err = sg_strbuf_addf(sb, "  (native frames not read: %s)\n",
-		                     native_words(th->native_err));
+		                     native_words(th->native_err, words, sizeof(words)));
 	if (!err && th->err)
 		return sg_strbuf_addf(sb, "  (its stack could not be read: %s)\n",
 		                      th->err == SG_ECORRUPT ? "it changed under every walk"
@@ -318,7 +322,7 @@ static int text_snapshot(struct sg_strbuf *sb, const struct sg_snapshot *snap)
 static int json_thread(struct sg_strbuf *sb, const struct sg_snapthread *th,
                        const struct sg_snapshot_opts *opts)
 {
-	char wait[64], state[2] = {th->state, '\0'};
+	char wait[64], words[128], state[2] = {th->state, '\0'};
 	int err;
 
 	wait_words(th, wait, sizeof(wait));
@@ -346,9 +350,10 @@ static int json_thread(struct sg_strbuf *sb, const struct sg_snapthread *th,
 		                     "\"error\":",
 		                     th->native ? "true" : "false", th->matched ? "true" : "false",
 		                     (double)th->held_ns / 1e3);
-		err = err              ? err
-		      : th->native_err ? sg_text_json(sb, native_words(th->native_err))
-		                       : sg_strbuf_addstr(sb, "null");
+		err = err ? err
+		      : th->native_err
+		          ? sg_text_json(sb, native_words(th->native_err, words, sizeof(words)))
+		          : sg_strbuf_addstr(sb, "null");
 		err = err ? err : sg_strbuf_addch(sb, '}');
 	}
 	err = err ? err

@@ -27,24 +27,30 @@ static int seize_error(int e)
 }
 
 /* Wait for tid's stop, polling, for at most wait_ns. 1 stopped in
- * the interrupt's stop, 0 not yet, <0 gone. A signal stop that comes first
- * is passed back to the thread as it came (its own SIGSTOP included). */
-static int wait_stop(pid_t tid, uint64_t wait_ns)
+ * the interrupt's stop, 0 not yet, <0 gone. *since_ns (if not NULL) is
+ * when the last poll that found no stop began: the stop came after it, so
+ * a hold measured from there is never shorter than it was. A signal stop
+ * that comes first is passed back to the thread as it came (its own
+ * SIGSTOP included). */
+static int wait_stop(pid_t tid, uint64_t wait_ns, uint64_t *since_ns)
 {
-	uint64_t until = now_ns() + wait_ns;
+	uint64_t polled = now_ns(), until = polled + wait_ns;
 	struct timespec nap = {0, 50 * 1000};
 
 	/* Bounded by the deadline. */
-	while (now_ns() < until) {
+	for (uint64_t now = polled; now < until; now = now_ns()) {
 		int status;
 		pid_t got = waitpid(tid, &status, __WALL | WNOHANG);
 
 		if (got < 0)
 			return errno == EINTR ? 0 : -1;
 		if (got == 0) {
+			polled = now;
 			nanosleep(&nap, NULL);
 			continue;
 		}
+		if (since_ns)
+			*since_ns = polled;
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return -1;
 		if (WIFSTOPPED(status) && status >> 16 == PTRACE_EVENT_STOP)
@@ -72,13 +78,12 @@ int sg_hold(pid_t pid, pid_t tid, struct sg_hold *h)
 		sg_release(h, NULL);
 		return seize_error(e);
 	}
-	stopped = wait_stop(tid, SG_HOLD_WAIT_NS);
+	stopped = wait_stop(tid, SG_HOLD_WAIT_NS, &h->since_ns);
 	if (stopped <= 0) {
 		sg_release(h, NULL);
 		return stopped < 0 ? SG_EGONE : SG_ENOTREADY;
 	}
 	h->state = HOLD_STOPPED;
-	h->since_ns = now_ns();
 	return 0;
 }
 
@@ -114,7 +119,7 @@ void sg_release(struct sg_hold *h, uint64_t *held_ns)
 	 * kept it (it is not still meanwhile). Wait for that, a while; should
 	 * it not come, the kernel detaches the thread when we exit, so only a
 	 * command that exits soon after (dump) may hold threads. */
-	if (h->state == HOLD_SEIZED && wait_stop(h->tid, SG_RELEASE_WAIT_NS) > 0)
+	if (h->state == HOLD_SEIZED && wait_stop(h->tid, SG_RELEASE_WAIT_NS, NULL) > 0)
 		h->state = HOLD_STOPPED;
 	if (h->state == HOLD_STOPPED)
 		ptrace(PTRACE_DETACH, h->tid, NULL, NULL);

@@ -37,7 +37,8 @@
 
 struct sg_hold {
 	pid_t tid;
-	uint64_t since_ns; /* CLOCK_MONOTONIC when the thread stopped */
+	uint64_t since_ns; /* CLOCK_MONOTONIC when the thread stopped, or just
+	                    * before: the poll before the one that saw it */
 	int state;         /* internal: seized, stopped */
 };
 
