@@ -748,13 +748,6 @@ static void count_drop(struct sampler *s, int err)
 		s->meta->dropped_read++;
 }
 
-/* The name of the function of pr's interpreter that runs Python frames:
- * on 3.x PyEval_EvalFrameEx only calls it. */
-static const char *eval_function(const struct proc *pr)
-{
-	return pr->pp.layout.major == 2 ? "PyEval_EvalFrameEx" : "_PyEval_EvalFrameDefault";
-}
-
 struct native_ctx {
 	struct sampler *s;
 	struct proc *pr;
@@ -786,8 +779,9 @@ static int on_native(void *ctx, const struct sg_sym_frame *f)
 	 * helpers: an extension's call_function is the extension's. */
 	key = ((uint64_t)id << 1 | c->in_interp) + 1;
 	if (!sg_u64map_get(&c->pr->roles, key, &role)) {
-		role = c->in_interp && !f->kernel ? sg_merge_role_of(f->name, eval_function(c->pr))
-		                                  : SG_MERGE_PLAIN;
+		role = c->in_interp && !f->kernel
+		           ? sg_merge_role_of(f->name, sg_merge_eval_name(c->pr->pp.layout.major))
+		           : SG_MERGE_PLAIN;
 		if (sg_u64map_put(&c->pr->roles, key, role))
 			return SG_ENOMEM;
 	}

@@ -201,8 +201,7 @@ static int on_native(void *ctx, const struct sg_sym_frame *f)
 {
 	struct native_ctx *c = ctx;
 	struct shared *sh = c->sn->sh;
-	const char *eval =
-	    c->sn->pp.layout.major == 2 ? "PyEval_EvalFrameEx" : "_PyEval_EvalFrameDefault";
+	const char *eval = sg_merge_eval_name(c->sn->pp.layout.major);
 	struct natframe *n;
 
 	if (sg_grow(&sh->nat, &sh->nat_cap, sh->nnat + 1, sizeof(*sh->nat)) ||
