@@ -311,6 +311,11 @@ static int text_snapshot(struct sg_strbuf *sb, const struct sg_snapshot *snap)
 		err = err ? err
 		          : sg_strbuf_addf(sb, "\nPython %u.%u.%u\n", sp->version.major,
 		                           sp->version.minor, sp->version.micro);
+		if (!err && sp->native_note[0]) {
+			err = sg_strbuf_addstr(sb, "(native: ");
+			err = err ? err : add_clean(sb, sp->native_note);
+			err = err ? err : sg_strbuf_addstr(sb, ")\n");
+		}
 		for (size_t t = 0; t < sp->nthreads && !err; t++) {
 			err = sg_strbuf_addch(sb, '\n');
 			err = err ? err : text_thread(sb, &sp->threads[t]);
@@ -395,10 +400,16 @@ static int json_snapshot(struct sg_strbuf *sb, const struct sg_snapshot *snap,
 			continue;
 		}
 		err = err ? err
-		          : sg_strbuf_addf(sb,
-		                           ",\"python\":\"%u.%u.%u\",\"error\":null,"
-		                           "\"threads\":[",
+		          : sg_strbuf_addf(sb, ",\"python\":\"%u.%u.%u\",\"error\":null,",
 		                           sp->version.major, sp->version.minor, sp->version.micro);
+		if (!err && opts->native) {
+			err = sg_strbuf_addstr(sb, "\"native_note\":");
+			err = err                  ? err
+			      : sp->native_note[0] ? sg_text_json(sb, sp->native_note)
+			                           : sg_strbuf_addstr(sb, "null");
+			err = err ? err : sg_strbuf_addch(sb, ',');
+		}
+		err = err ? err : sg_strbuf_addstr(sb, "\"threads\":[");
 		for (size_t t = 0; t < sp->nthreads && !err; t++) {
 			err = t ? sg_strbuf_addch(sb, ',') : 0;
 			err = err ? err : json_thread(sb, &sp->threads[t], opts);

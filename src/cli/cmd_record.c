@@ -446,6 +446,8 @@ static void print_summary(const struct sg_profile *p, const struct sg_sampler_st
 	else if (native)
 		fputs("  native: no native stacks: they come with the CPU clock's samples\n",
 		      stderr);
+	if (native && st->native_note[0])
+		fprintf(stderr, "  native: %s\n", st->native_note);
 	fprintf(stderr,
 	        "  dropped: %llu (torn %llu, unreadable %llu); torn walks retried: %llu; "
 	        "truncated: %llu\n",

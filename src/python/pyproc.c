@@ -90,6 +90,7 @@ static int probe_file(struct sg_pyproc *pp, const struct sg_maps *maps, const ch
 	pp->tstate_current = live_symbol(elf, bias, "_PyThreadState_Current");
 	pp->code_type = live_symbol(elf, bias, "PyCode_Type");
 	pp->gc_generation0 = live_symbol(elf, bias, "_PyGC_generation0");
+	pp->eval_loop = live_symbol(elf, bias, sg_pyproc_eval_name(pp->version.major));
 	pp->str_type =
 	    live_symbol(elf, bias, pp->version.major == 2 ? "PyString_Type" : "PyUnicode_Type");
 	err = choose_layout(pp, why, whylen);
@@ -110,6 +111,12 @@ static int probe_file(struct sg_pyproc *pp, const struct sg_maps *maps, const ch
 out_free:
 	sg_elf_free(elf);
 	return err;
+}
+
+const char *sg_pyproc_eval_name(unsigned major)
+{
+	/* On 3.x PyEval_EvalFrameEx only calls _PyEval_EvalFrameDefault. */
+	return major == 2 ? "PyEval_EvalFrameEx" : "_PyEval_EvalFrameDefault";
 }
 
 int sg_pyproc_open(pid_t pid, struct sg_pyproc *pp, char *why, size_t whylen)

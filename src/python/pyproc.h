@@ -30,6 +30,9 @@ struct sg_pyproc {
 	uint64_t code_type;       /* PyCode_Type, to validate frames */
 	uint64_t str_type;        /* PyUnicode_Type (PyString_Type on 2.7) */
 	uint64_t gc_generation0;  /* _PyGC_generation0 (<=3.6), for heap censuses */
+	/* The eval loop's function (sg_pyproc_eval_name), for native stacks:
+	 * 0 when the binary's symbol tables lack it. */
+	uint64_t eval_loop;
 	/* tracemalloc's statics (3.6-3.11; pytracemalloc.h): 0 when the binary
 	 * lacks them (a stripped one keeps only the exported config). */
 	uint64_t tm_config;  /* _Py_tracemalloc_config, or tracemalloc_config (<=3.7) */
@@ -44,6 +47,10 @@ struct sg_pyproc {
  * or SG_ENOSYS; why receives one line for the user.
  */
 int sg_pyproc_open(pid_t pid, struct sg_pyproc *pp, char *why, size_t whylen);
+
+/* The eval loop's function in a CPython of that major version: each of
+ * its native calls runs Python frames. */
+const char *sg_pyproc_eval_name(unsigned major);
 
 /*
  * Append the folders the interpreter imports from, as the target sees

@@ -148,9 +148,3 @@ int sg_merge(const struct sg_merge_native *nat, size_t nn, const struct sg_merge
 	reverse(out->ids, out->n);
 	return 0;
 }
-
-const char *sg_merge_eval_name(unsigned major)
-{
-	/* On 3.x PyEval_EvalFrameEx only calls _PyEval_EvalFrameDefault. */
-	return major == 2 ? "PyEval_EvalFrameEx" : "_PyEval_EvalFrameDefault";
-}

@@ -66,10 +66,6 @@ struct sg_merge_python {
  * interpreter's. */
 enum sg_merge_role sg_merge_role_of(const char *name, const char *eval_name);
 
-/* The eval loop's function of a CPython of that major version, for
- * sg_merge_role_of. */
-const char *sg_merge_eval_name(unsigned major);
-
 /* A merged stack, root first; ids is owned (free(3) it). */
 struct sg_merge_out {
 	uint32_t *ids;

@@ -365,8 +365,17 @@ static int clock_proc(struct sampler *s, struct proc *pr)
 		use_timer(s, why);
 		return 0;
 	}
+	if (!s->opts->native)
+		return 0;
+	/* Without it no native frame is an eval call, so none matches. */
+	if (!pr->pp.eval_loop && !s->stats->native_note[0])
+		snprintf(
+		    s->stats->native_note, sizeof(s->stats->native_note),
+		    "%s has no symbol for %s, the eval loop, so no sample of it can be matched: "
+		    "use a build of it that keeps its symbol tables",
+		    pr->pp.binary, sg_pyproc_eval_name(pr->pp.layout.major));
 	/* The mappings as they are now; MMAP2 records say what changes. */
-	return s->opts->native ? sg_unwind_new(pr->pid, true, &pr->uw) : 0;
+	return sg_unwind_new(pr->pid, true, &pr->uw);
 }
 
 /* Forget pr's interpreter, and its events. */
@@ -780,7 +789,7 @@ static int on_native(void *ctx, const struct sg_sym_frame *f)
 	key = ((uint64_t)id << 1 | c->in_interp) + 1;
 	if (!sg_u64map_get(&c->pr->roles, key, &role)) {
 		role = c->in_interp && !f->kernel
-		           ? sg_merge_role_of(f->name, sg_merge_eval_name(c->pr->pp.layout.major))
+		           ? sg_merge_role_of(f->name, sg_pyproc_eval_name(c->pr->pp.layout.major))
 		           : SG_MERGE_PLAIN;
 		if (sg_u64map_put(&c->pr->roles, key, role))
 			return SG_ENOMEM;

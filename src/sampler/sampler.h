@@ -164,6 +164,9 @@ struct sg_sampler_stats {
 	 * (merge.h), and how many of those were so because the native stack
 	 * was deeper than its copy. All 0 when the CPU clock did not run. */
 	uint64_t native_merged, native_unmatched, native_cut;
+	/* One line naming an interpreter whose eval loop has no symbol, whose
+	 * samples are all unmatched; "" when every one had it. */
+	char native_note[700];
 	/* Native targets (sg_perfsampler_run) only: */
 	bool native;            /* sampled through perf_events */
 	bool kernel_frames;     /* kernel stacks were allowed */

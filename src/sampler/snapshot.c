@@ -201,7 +201,7 @@ static int on_native(void *ctx, const struct sg_sym_frame *f)
 {
 	struct native_ctx *c = ctx;
 	struct shared *sh = c->sn->sh;
-	const char *eval = sg_merge_eval_name(c->sn->pp.layout.major);
+	const char *eval = sg_pyproc_eval_name(c->sn->pp.layout.major);
 	struct natframe *n;
 
 	if (sg_grow(&sh->nat, &sh->nat_cap, sh->nnat + 1, sizeof(*sh->nat)) ||
@@ -424,6 +424,11 @@ static int snap_proc(pid_t pid, struct sg_snapproc *sp, struct shared *sh)
 		sg_maps_release(&sn.maps);
 	if (!err && sh->opts->native)
 		err = sg_unwind_new(pid, true, &sn.uw);
+	if (!err && sh->opts->native && !sn.pp.eval_loop)
+		snprintf(sp->native_note, sizeof(sp->native_note),
+		         "%s has no symbol for %s, the eval loop, so no native stack of it can be "
+		         "matched: use a build of it that keeps its symbol tables",
+		         sn.pp.binary, sg_pyproc_eval_name(sn.pp.layout.major));
 	if (!err)
 		err = sg_pyproc_interp_head(&sn.pp, &interp);
 	if (!err)

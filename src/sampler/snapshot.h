@@ -80,6 +80,9 @@ struct sg_snapproc {
 	size_t nthreads;
 	int err;       /* 0, or why this process could not be read at all */
 	char why[512]; /* and the reason in words */
+	/* With opts->native: one line when no thread's stacks can match (the
+	 * eval loop has no symbol), else "". */
+	char native_note[700];
 };
 
 struct sg_snapshot {

@@ -15,7 +15,7 @@ import time
 
 from conftest import DEBIAN, WORKLOADS, start, stop
 from test_dump import dump, kill, start_waiters, task_states
-from test_native_python import UNNAMED, build_extension
+from test_native_python import UNNAMED, build_extension, without_eval_symbol
 
 # A hold far longer than this would be a hold not let go; measured here:
 # at most 1.4 ms, median 40-72 us, counted as an upper bound (README, dump --native).
@@ -198,3 +198,33 @@ def test_other_tracer_keeps_python_frames():
             tracer.kill()
             tracer.wait()
         kill(proc)
+
+
+def test_interpreter_without_eval_symbol(python, tmp_path):
+    """An interpreter whose symbol tables lack the eval loop: each thread's
+    native frames read but unmatched, and the process says why once."""
+    exe, env, binary, name = without_eval_symbol(python, tmp_path)
+    proc = subprocess.Popen([exe, os.path.join(WORKLOADS, "native_re.py"), "30"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1)
+        doc = dump_json("--native", "--pid", proc.pid)
+        assert_let_go(proc.pid)
+        status, text, err = dump("--native", "--pid", proc.pid)
+    finally:
+        stop(proc)
+    note = "%s has no symbol for %s, the eval loop, so no native stack of it can be matched: " \
+        "use a build of it that keeps its symbol tables" % (binary, name)
+    process = doc["processes"][0]
+    assert process["native_note"] == note, process
+    assert process["threads"] and all(t["native"]["read"] and not t["native"]["matched"]
+                                      for t in process["threads"]), process["threads"]
+    assert status == 0 and text.count("(native: %s)" % note) == 1, text
+    # As built, the note is null.
+    proc = subprocess.Popen([python, os.path.join(WORKLOADS, "native_re.py"), "30"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1)
+        assert dump_json("--native", "--pid", proc.pid)["processes"][0]["native_note"] is None
+    finally:
+        stop(proc)

@@ -8,6 +8,10 @@ under `backtrack`. A sample whose two stacks do not match is kept with one
 [unmatched] frame, and the summary counts them."""
 import os
 import re
+import subprocess
+import tempfile
+import threading
+import time
 
 import pytest
 
@@ -269,3 +273,107 @@ def test_exec_between_its_caller_and_c(python):
         assert python_frames == ["<module>", "main", "<module>", "squeeze"], stack
         in_libz += n * any("libz.so" in f for f in stack[i + 1:])
     assert in_libz >= 0.6 * total, (in_libz, total, r.stderr)
+
+
+def watch_states(parent, seen, done):
+    """Scheduler states of parent's child's threads, read until done is set
+    (the child found through /proc/PARENT/task/*/children), into seen."""
+    child = None
+    while not done.is_set():
+        try:
+            if child is None:
+                for tid in os.listdir("/proc/%d/task" % parent):
+                    with open("/proc/%d/task/%s/children" % (parent, tid)) as f:
+                        kids = f.read().split()
+                    child = int(kids[0]) if kids else child
+                continue
+            for tid in os.listdir("/proc/%d/task" % child):
+                with open("/proc/%d/task/%s/stat" % (child, tid)) as f:
+                    seen.append(f.read().rsplit(")", 1)[1].split()[0])
+        except (OSError, IndexError, ValueError):
+            pass
+        time.sleep(0.001)
+
+
+def test_target_never_stopped_and_its_output_unchanged(python):
+    """The target runs as it would unprofiled: it prints what it prints
+    alone, and its threads, read every millisecond, are never stopped
+    ('t' traced or 'T' stopped) while record --native samples them."""
+    workload = [python, os.path.join(WORKLOADS, "native_output.py"), "2000"]
+    alone = subprocess.run(workload, stdout=subprocess.PIPE, timeout=120)
+    assert alone.returncode == 0
+    out = tempfile.NamedTemporaryFile(suffix=".folded", delete=False)
+    out.close()
+    try:
+        proc = subprocess.Popen([SPYGLASS, "record", "-r", "1000", "--native", "-o", out.name,
+                                 "--"] + workload, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        seen, done = [], threading.Event()
+        watcher = threading.Thread(target=watch_states, args=(proc.pid, seen, done))
+        watcher.start()
+        stdout, stderr = proc.communicate(timeout=120)
+        done.set()
+        watcher.join()
+    finally:
+        os.unlink(out.name)
+    stderr = stderr.decode("utf-8", "replace")
+    assert proc.returncode == 0 and "Sanitizer" not in stderr, stderr
+    assert stdout == alone.stdout, (stdout, alone.stdout)
+    merged, unmatched = summary_counts(stderr)
+    assert merged >= MIN_SAMPLES, stderr
+    # Enough looks to have seen a stop: one per millisecond of a run of
+    # about 2 s, fewer on a loaded machine.
+    assert len(seen) >= 200, len(seen)
+    assert not [s for s in seen if s in "tT"], sorted(set(seen))
+
+
+def same_gnu_hash(name):
+    """name with its last two bytes changed so that its GNU hash (h * 33 +
+    c, byte by byte) is the same: the dynamic linker still finds the
+    symbol, under a name spyglass does not know."""
+    new = bytearray(name)
+    new[-2] += 1
+    new[-1] -= 33
+    return bytes(new)
+
+
+def without_eval_symbol(python, tmp_path):
+    """A copy of python's interpreter file (its libpython, else the
+    executable) without DWARF, its eval loop's name changed in its symbol
+    tables (.symtab stays: before 3.7 the interpreter's list head is found
+    there): (command, environment, the copy, the name)."""
+    libs = [line.split()[2] for line in subprocess.check_output(["ldd", python]).decode().splitlines()
+            if "libpython" in line and "=>" in line]
+    original = libs[0] if libs else python
+    copy = str(tmp_path / os.path.basename(original))
+    subprocess.check_call(["strip", "--strip-debug", "-o", copy, original])
+    os.chmod(copy, 0o755)
+    with open(copy, "rb") as f:
+        image = f.read()
+    major = subprocess.check_output([python, "-c", "import sys; print(sys.version_info[0])"])
+    name = b"PyEval_EvalFrameEx" if major.strip() == b"2" else b"_PyEval_EvalFrameDefault"
+    assert image.count(b"\0" + name + b"\0") >= 1
+    image = image.replace(b"\0" + name + b"\0", b"\0" + same_gnu_hash(name) + b"\0")
+    with open(copy, "wb") as f:
+        f.write(image)
+    env = dict(os.environ)
+    if libs:
+        env["LD_LIBRARY_PATH"] = str(tmp_path)
+        return python, env, copy, name.decode()
+    return copy, env, copy, name.decode()
+
+
+def test_interpreter_without_eval_symbol(python, tmp_path):
+    """An interpreter whose symbol tables lack the eval loop: every sample
+    is kept as unmatched, and one line says what is missing."""
+    exe, env, binary, name = without_eval_symbol(python, tmp_path)
+    r = record(["-r", "100", "--native"], "native_re.py", [2], exe, env=env)
+    assert r.status == 0, r.stderr
+    merged, unmatched = summary_counts(r.stderr)
+    assert merged == 0 and unmatched == r.total >= MIN_SAMPLES, r.stderr
+    lines = [l for l in r.stderr.splitlines() if "has no symbol for" in l]
+    assert lines == ["  native: %s has no symbol for %s, the eval loop, so no sample of it can "
+                     "be matched: use a build of it that keeps its symbol tables" % (binary, name)], \
+        r.stderr
+    # With the interpreter as built, no such line.
+    r = record(["-r", "100", "--native"], "native_re.py", [1], python)
+    assert "has no symbol" not in r.stderr, r.stderr
