@@ -28,8 +28,9 @@
 /* A walk goes on to the root past the frames it keeps, up to this many
  * frames in all: a longer chain is taken for a corrupt one. */
 #define SG_PYWALK_WALK_LIMIT (1u << 20)
-/* More threads than this in one interpreter means a corrupt list. */
-#define SG_PYWALK_MAX_THREADS 4096
+/* More thread states than this in one process means a corrupt list (a
+ * real one this long is not sampled past it). */
+#define SG_PYWALK_MAX_THREADS 65536
 
 /* What identifies a code object, so a cache entry for its address can tell
  * when the address has been reused by another code object. */

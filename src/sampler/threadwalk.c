@@ -7,8 +7,8 @@
 int sg_threadwalk_each(struct sg_pyproc *pp, struct sg_pywalker *w, uint64_t interp,
                        sg_threadwalk_fn fn, void *ctx)
 {
-	/* One bound over every interpreter's threads: lists torn into cycles
-	 * would otherwise make it interpreters times threads (16M walks). */
+	/* One bound over every interpreter's threads: torn lists could
+	 * otherwise make it interpreters times threads. */
 	size_t visited = 0;
 	int err;
 
@@ -19,8 +19,13 @@ int sg_threadwalk_each(struct sg_pyproc *pp, struct sg_pywalker *w, uint64_t int
 		err = sg_pyproc_interp_read(pp, interp, &is);
 		if (err)
 			return err;
-		for (tstate = is.tstate_head; tstate && visited < SG_PYWALK_MAX_THREADS;
-		     visited++) {
+		/* Brent's cycle check: a list torn into a loop ends at its
+		 * first repeat, not at the bound. */
+		uint64_t mark = 0;
+		size_t power = 1, run = 0;
+
+		for (tstate = is.tstate_head;
+		     tstate && tstate != mark && visited < SG_PYWALK_MAX_THREADS; visited++) {
 			struct sg_pythread th;
 
 			/* The list changed under us; the next look sees it whole. */
@@ -29,6 +34,11 @@ int sg_threadwalk_each(struct sg_pyproc *pp, struct sg_pywalker *w, uint64_t int
 			err = fn(ctx, &th, &is);
 			if (err)
 				return err;
+			if (++run == power) {
+				mark = tstate;
+				power *= 2;
+				run = 0;
+			}
 			tstate = th.next;
 		}
 		interp = is.next;

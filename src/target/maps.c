@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "target/maps.h"
+#include "target/proc.h"
 #include "util/err.h"
 
 static int parse_line(const char *line, struct sg_map *m)
@@ -31,7 +32,7 @@ static int parse_line(const char *line, struct sg_map *m)
 	return 0;
 }
 
-int sg_maps_read(pid_t pid, struct sg_maps *out)
+static int read_maps(pid_t pid, struct sg_maps *out)
 {
 	char fname[64], *line = NULL;
 	size_t cap = 0, alloc = 0;
@@ -74,6 +75,18 @@ out_close:
 	return err;
 }
 
+int sg_maps_read(pid_t pid, struct sg_maps *out)
+{
+	int err = read_maps(pid, out);
+	pid_t live;
+
+	/* A zombie leader shows no maps while its other threads run on in
+	 * the same address space: read them through one of those. */
+	if (err == SG_ENOPROC && sg_proc_live_task(pid, &live) == 0 && live != pid)
+		err = read_maps(live, out);
+	return err;
+}
+
 void sg_maps_release(struct sg_maps *maps)
 {
 	for (size_t i = 0; i < maps->n; i++)
@@ -99,8 +112,13 @@ const struct sg_map *sg_maps_find_file_offset(const struct sg_maps *maps, const 
 char *sg_maps_local_path(pid_t pid, const char *path, char *buf, size_t len)
 {
 	char root[32], link[2];
+	pid_t live;
 
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	/* A zombie leader does not show it; a live thread of its does. */
+	if (readlink(root, link, sizeof(link)) < 0 && errno != EACCES &&
+	    sg_proc_live_task(pid, &live) == 0 && live != pid)
+		snprintf(root, sizeof(root), "/proc/%d/root", (int)live);
 	/* Once the target has exited (a zombie, whose samples are still
 	 * being read), its root is not shown: the path as we see it is
 	 * right unless it lived in another mount namespace. */

@@ -46,6 +46,7 @@ def bins():
     cc("libhot.so", ["gcc", "-O2", "-g", "-shared", "-fPIC", src("lib.c")])
     cc("dl", ["gcc", "-O2", "-g", src("dl.c"), "-ldl"])
     cc("brief", ["gcc", "-O2", "-g", src("brief.c")])
+    cc("main_exits", ["gcc", "-O2", "-g", "-pthread", src("main_exits.c")])
     if platform.machine() == "x86_64":
         cc("jit", ["gcc", "-O2", "-g", src("jit.c")])
     rustc = _rustc()
@@ -221,6 +222,25 @@ def test_attach_only_running_threads_sampled(bins):
     # mode they have (next to) no samples, the spinning main thread all.
     assert by_thread.get(main, 0) >= 0.95 * run.total, by_thread
     assert run.samples_with("spin_a") > 0
+
+
+def test_attach_after_main_thread_exited(bins):
+    """Issue 12: a C program whose main thread called pthread_exit is
+    alive in its worker; its maps and root are read through that thread
+    (the zombie leader shows none), so its frames are named and unwound."""
+    proc = subprocess.Popen([bins["main_exits"], "8"])
+    try:
+        time.sleep(0.5)
+        run = record(["-r", "200", "-d", "2"], pid=proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert run.status == 0, run.stderr
+    dwarf, _ = unwound(run.stderr)
+    assert dwarf >= 0.9 * run.total > 0, run.stderr
+    assert samples_with(run.stacks, lambda f: f == "keep_working") >= 0.9 * run.total, run.stacks
+    assert has_chain(run.stacks, ["worker", "keep_working"]), run.stacks
+    assert not samples_with(run.stacks, lambda f: f.startswith("[unknown]")), run.stacks
 
 
 def test_cpp_names_demangled(bins):

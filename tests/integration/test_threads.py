@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import (DEBIAN, INTERPRETERS, SPYGLASS, TIMEOUT, WORKLOADS, frame_name, record,
+from conftest import (DEBIAN, INTERPRETERS, SUPPORTED, SPYGLASS, TIMEOUT, WORKLOADS, frame_name, record,
                       tolerance)
 from pbwire import read_profile
 
@@ -182,3 +182,18 @@ def test_names_beyond_1024_threads(python):
     expected = {"T-%04d" % i for i in range(count)} | {"MainThread"}
     assert set(names) == expected, (sorted(set(names) - expected)[:10],
                                     sorted(expected - set(names))[:10])
+
+
+def test_main_thread_sampled_beyond_4096_threads():
+    """4300 threads, the oldest (MainThread, last in CPython's list) the
+    only busy one: it is sampled, not cut off by a bound on the list."""
+    python = next((INTERPRETERS[v] for v in reversed(SUPPORTED) if v in INTERPRETERS), DEBIAN)
+    if not python:
+        pytest.skip("no CPython found")
+    run = record(["-r", "20", "--threads"], "many_threads.py", [4, 4300, "busy"], python,
+                 timeout=TIMEOUT * 3)
+    assert run.status == 0, run.stderr
+    main = sum(n for s, n in run.stacks.items() if root_of(s)[1] == "MainThread" and
+               any(f.startswith("busy_main ") for f in s))
+    # 20 Hz of one busy thread's CPU over most of 4 s.
+    assert main >= 30, (main, run.total, run.stderr)
