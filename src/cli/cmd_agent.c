@@ -870,9 +870,17 @@ static int push_next(struct agent *a, struct sg_store *q, unsigned *backoff_ms)
 	line[0] = '\0';
 	if (!err) {
 		*backoff_ms = 0;
+	} else if (err == SG_EPERM) {
+		/* Every window would be refused alike: they wait in the store,
+		 * for this run or the next, started with the right ones. */
+		dequeue = false;
+		snprintf(line, sizeof(line), "%s (windows wait in the store; sampling goes on)",
+		         why);
+		*backoff_ms = PUSH_BACKOFF_MAX;
 	} else if (err != SG_EIO || w.attempts + 1 >= PUSH_ATTEMPTS) {
-		snprintf(line, sizeof(line), "%s: window %lld given up after %u tries", why,
-		         (long long)w.window, w.attempts + 1);
+		/* Said once for the same reason, not once per window. */
+		snprintf(line, sizeof(line), "%s: windows it refuses are given up after %u tries",
+		         why, err == SG_EIO ? PUSH_ATTEMPTS : 1);
 		*backoff_ms = 0;
 		err = 0;
 	} else {

@@ -221,6 +221,13 @@ static int outcome(CURL *c, CURLcode rc, const char *url, long *status, char *wh
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	if (*status >= 200 && *status < 300)
 		return 0;
+	if (*status == 401 || *status == 403) {
+		snprintf(why, len,
+		         "%s answered HTTP %ld: check --push-auth (or $SPYGLASS_PUSH_AUTH) and "
+		         "--push-tenant",
+		         url, *status);
+		return SG_EPERM;
+	}
 	snprintf(why, len, "%s answered HTTP %ld", url, *status);
 	return *status == 408 || *status == 429 || *status >= 500 ? SG_EIO : SG_EFORMAT;
 }

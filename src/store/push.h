@@ -33,8 +33,10 @@ int sg_push_new(const struct sg_push_opts *opts, struct sg_push **out, char *why
 void sg_push_free(struct sg_push *p);
 
 /* Send one window. 0 when the server took it; SG_EIO when it may take it
- * later (no connection, a timeout, 408, 429, 5xx); SG_EFORMAT when it
- * never will (another 4xx: a bad request, auth refused). why says which. */
+ * later (no connection, a timeout, 408, 429, 5xx); SG_EPERM when it
+ * refused our credentials (401, 403: it takes the window once they are
+ * fixed); SG_EFORMAT when it never will (another 4xx: a bad request). why
+ * says which. */
 int sg_push_send(struct sg_push *p, const struct sg_store_pushed *w, char *why, size_t len);
 
 #endif

@@ -9,6 +9,7 @@ pprof when there is one).
 """
 import base64
 import email.parser
+import gzip
 import http.server
 import urllib.parse
 import os
@@ -35,21 +36,25 @@ class Receiver(object):
     """An HTTP server on 127.0.0.1 that keeps every push; stop() and
     start() again on the same port make an outage."""
 
-    def __init__(self, port=0, old=False):
+    def __init__(self, port=0, old=False, refuse=None):
         self.requests = []
+        self.refused = 0
         self.port = port
         self.old = old  # a server from before the push API: /ingest only
+        self.refuse = refuse  # an HTTP status answered to every push
         self.server = None
         self.start()
 
     def start(self):
-        requests, old = self.requests, self.old
+        receiver, requests, old = self, self.requests, self.old
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                if old and not self.path.startswith("/ingest?"):
-                    self.send_response(404)
+                refuse = 404 if old and not self.path.startswith("/ingest?") else receiver.refuse
+                if refuse:
+                    receiver.refused += 1
+                    self.send_response(refuse)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
@@ -95,6 +100,14 @@ def decode(body):
     for name, value in labels.items():
         assert 'name: "%s"' % name in text
     return text, labels, samples[0][1], samples[0][2].decode()
+
+
+def decode_profile(raw):
+    """A raw profile (gzipped pprof) as protoc prints it by proto/profile.proto."""
+    return subprocess.run([PROTOC, "--decode=perftools.profiles.Profile", "--proto_path", PROTO,
+                           os.path.join(PROTO, "profile.proto")], input=gzip.decompress(raw),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+                          timeout=30).stdout.decode()
 
 
 def windows_in(store):
@@ -151,8 +164,10 @@ def test_push_every_window_once_across_an_outage(tmp_path, go_env):
     status, out, err = spyglass("convert", str(pb), "-f", "collapsed", "-o", "-")
     assert status == 0, err
     assert any(frame_name(f) in ("alpha", "beta", "gamma") for s in parse_folded(out) for f in s)
-    if GO:
-        for i, (_, raw) in enumerate(got[:6]):
+    # Each one a pprof Profile by its own definitions, and opened by go tool pprof.
+    for i, (_, raw) in enumerate(got):
+        assert "sample_type {" in decode_profile(raw)
+        if GO:
             pb = tmp_path / ("w%d.pb.gz" % i)
             pb.write_bytes(raw)
             assert "spyglass.mode=" in pprof(go_env, "-raw", str(pb))
@@ -219,3 +234,55 @@ def test_push_falls_back_to_ingest(tmp_path):
         assert status == 0, err
     assert all(re.match(r"cpu_split\.(cpu|wall)\{.*pid=%d" % busy.pid, n) for n in names), names
     assert sum(n.startswith("cpu_split.cpu{") for n in names) == len(rows) // 2
+
+
+def test_push_refused_credentials_keep_the_windows(tmp_path):
+    """A server that refuses our credentials (401) refuses every window
+    alike: it is said once, with what to check, and the windows stay
+    queued; the next run, let in, sends each of them once."""
+    refusing = Receiver(refuse=401)
+    store = str(tmp_path / "s.db")
+    busy = workload(tmp_path, "cpu_split.py", 4)
+    agent = Agent(tmp_path, "--store", store, "--match", MARK, "--window", "1", "-r", "50",
+                  "--push", refusing.url, "--push-auth", "ann:wrong")
+    assert busy.wait(timeout=60) == 0
+    time.sleep(1.5)
+    status, log = agent.stop()
+    refusing.stop()
+    assert status == 0, log
+    rows, queued = windows_in(store)
+    assert len(rows) >= 4 and queued == len(rows) and refusing.refused >= 1, (rows, queued)
+    lines = log.splitlines()
+    assert len(lines) == 1 and "HTTP 401" in lines[0] and "--push-auth" in lines[0] and \
+        "windows wait in the store" in lines[0], log
+    receiver = Receiver()
+    agent = Agent(tmp_path, "--store", store, "--match", "no-such-program-%d" % os.getpid(),
+                  "--push", receiver.url, "--push-auth", "ann:right")
+    deadline = time.time() + 30
+    while time.time() < deadline and windows_in(store)[1]:
+        time.sleep(0.2)
+    status, log = agent.stop()
+    receiver.stop()
+    assert status == 0 and log == "", log
+    ids = [decode(body)[3] for _, _, body in receiver.requests]
+    assert windows_in(store)[1] == 0 and len(ids) == len(set(ids)) == len(rows), (ids, rows)
+
+
+def test_push_rejected_windows_said_once(tmp_path):
+    """A server that rejects each window as bad (400): each is given up,
+    the queue moves on, and the reason is said once, not once a window."""
+    rejecting = Receiver(refuse=400)
+    store = str(tmp_path / "s.db")
+    busy = workload(tmp_path, "cpu_split.py", 4)
+    agent = Agent(tmp_path, "--store", store, "--match", MARK, "--window", "1", "-r", "50",
+                  "--push", rejecting.url)
+    assert busy.wait(timeout=60) == 0
+    time.sleep(1.5)
+    status, log = agent.stop()
+    rejecting.stop()
+    assert status == 0, log
+    rows, queued = windows_in(store)
+    assert len(rows) >= 4 and queued == 0 and rejecting.refused == len(rows), \
+        (len(rows), queued, rejecting.refused)
+    lines = log.splitlines()
+    assert len(lines) == 1 and "HTTP 400" in lines[0] and "given up" in lines[0], log
