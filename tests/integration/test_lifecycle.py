@@ -381,6 +381,61 @@ def test_pid_reuse_is_noticed(python, tmp_path):
     assert "alpha" in names and "intruder" not in names, names
 
 
+CHILD_REUSE_DRIVER = r"""
+import os, signal, subprocess, sys, time
+spyglass, python, workload, out = sys.argv[1:5]
+intruder_code = "def intruder():\n    while True: sum(i * i for i in range(1000))\nintruder()"
+parent_code = ("import subprocess, sys, time\n"
+               "subprocess.Popen([sys.executable, %r, '30']).wait()\n"
+               "time.sleep(30)\n" % workload)
+parent = subprocess.Popen([python, "-c", parent_code])
+time.sleep(1)
+with open("/proc/%d/task/%d/children" % (parent.pid, parent.pid)) as f:
+    child = int(f.read().split()[0])
+prof = subprocess.Popen([spyglass, "record", "-r", "100", "-d", "30", "-o", out, "--subprocesses",
+                         "--pid", str(parent.pid)], stderr=subprocess.PIPE)
+time.sleep(1.5)
+# Stopped, spyglass cannot see the child go; its pid then names a process
+# that is no descendant of the target.
+prof.send_signal(signal.SIGSTOP)
+os.kill(child, signal.SIGKILL)
+time.sleep(0.5)  # the parent reaps it
+with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+    f.write(str(child - 1))
+intruder = subprocess.Popen([python, "-c", intruder_code])
+assert intruder.pid == child, (intruder.pid, child)
+time.sleep(1)
+prof.send_signal(signal.SIGCONT)
+time.sleep(1.5)
+prof.send_signal(signal.SIGINT)
+_, err = prof.communicate(timeout=30)
+intruder.kill()
+parent.kill()
+sys.stderr.write(err.decode())
+sys.exit(prof.returncode)
+"""
+
+
+def test_child_pid_reuse_is_noticed(python, tmp_path):
+    """12.6 for a descendant: a child followed with --subprocesses exits
+    and its pid names an unrelated process; spyglass drops the child at
+    its start time's mismatch, and never samples the newcomer."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare (a pid namespace of our own)")
+    driver = tmp_path / "driver.py"
+    driver.write_text(CHILD_REUSE_DRIVER)
+    out = str(tmp_path / "reuse.folded")
+    proc = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable,
+                           str(driver), SPYGLASS, python, os.path.join(WORKLOADS, "cpu_split.py"),
+                           out], stderr=subprocess.PIPE, timeout=120)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    with open(out) as f:
+        stacks = parse_folded(f.read())
+    names = {frame_name(f) for s in stacks for f in s}
+    assert "alpha" in names and "intruder" not in names, (names, err)
+
+
 # -- 12.7: a process whose main thread exited --------------------------------------------------
 
 def leader_is_zombie(pid):

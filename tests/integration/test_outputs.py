@@ -5,16 +5,18 @@ are; write errors (a full disk, a closed pipe) get one line saying which.
 
 Output handling does not depend on the CPython version, so these tests use
 one interpreter (the first found), and short runs of tests/workloads."""
+import json
 import os
 import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from conftest import DEBIAN, INTERPRETERS, SPYGLASS, TIMEOUT, WORKLOADS, parse_folded
+from conftest import DEBIAN, INTERPRETERS, ROOT, SPYGLASS, TIMEOUT, WORKLOADS, parse_folded
 
 PYTHON = DEBIAN or (sorted(INTERPRETERS.values()) or [None])[0]
 BUSY = [os.path.join(WORKLOADS, "cpu_split.py"), "30"]
@@ -163,6 +165,42 @@ def test_kill9_leaves_old_file_whole(tmp_path):
     assert not new.exists()
 
 
+def test_kill9_mid_write_leaves_old_file_whole(tmp_path):
+    """12.1, the write itself: spyglass stopped (SIGSTOP) while its
+    temporary file beside the output is being filled, then killed -9: the
+    output is still the old file, byte for byte. A write in place would
+    have truncated it. (Tries again when the write ended before the stop
+    reached it; the profile is big enough for a write of a second or so.)"""
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import genprofile
+    src = tmp_path / "big.pb.gz"
+    genprofile.write_pprof(str(src), threads=4, rate=10000, seconds=30, depth=60)
+    out = tmp_path / "out.json"
+    caught = False
+    for attempt in range(10):
+        out.write_bytes(OLD)
+        proc = subprocess.Popen([SPYGLASS, "convert", str(src), "-o", str(out)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stopped = False
+        while proc.poll() is None and not stopped:
+            for entry in os.scandir(str(tmp_path)):
+                if entry.name.startswith(".out.json.") and entry.stat().st_size > 0:
+                    os.kill(proc.pid, signal.SIGSTOP)
+                    stopped = True
+                    break
+        if stopped:
+            temps = [e.name for e in os.scandir(str(tmp_path)) if e.name.startswith(".out.json.")]
+            caught = bool(temps) and out.read_bytes() == OLD
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=TIMEOUT)
+        if caught:
+            assert out.read_bytes() == OLD
+            break
+        # Missed: the run ended first, and wrote its output whole.
+        assert json.loads(out.read_text())["$schema"].startswith("https://www.speedscope.app")
+    assert caught, "never stopped mid-write in 10 tries"
+
+
 class Stderr(object):
     """Collects a process's stderr lines in a thread, to wait for one."""
 
@@ -213,8 +251,10 @@ def test_fifo_without_reader_does_not_block_the_run(tmp_path):
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
-def test_fifo_wait_ends_on_sigint(tmp_path):
-    """12.2: Ctrl-C while waiting for a FIFO's reader gives up in one line."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_fifo_wait_ends_on_signal(tmp_path, sig):
+    """12.2: Ctrl-C or SIGTERM while waiting for a FIFO's reader gives up
+    in one line."""
     fifo = str(tmp_path / "fifo")
     os.mkfifo(fifo)
     proc = subprocess.Popen([SPYGLASS, "record", "-d", "0.3", "-o", fifo, "--", PYTHON] + BUSY,
@@ -222,7 +262,7 @@ def test_fifo_wait_ends_on_sigint(tmp_path):
     err = Stderr(proc)
     try:
         err.wait_for("waiting up to")
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         status = proc.wait(timeout=TIMEOUT)
     finally:
         if proc.poll() is None:

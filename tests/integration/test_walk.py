@@ -155,6 +155,21 @@ def test_long_names_and_line_tables(python):
     assert hot >= 0.9 * sum(lines.values()) > 0, lines
 
 
+def test_line_table_past_the_limit_gives_no_line(python):
+    """A line table longer than the 64 MiB spyglass reads: the function's
+    samples are kept and its frames carry no line, never a wrong one."""
+    version = _version_of(python)
+    if tuple(int(x) for x in version.split(".")[:2]) < (3, 8):
+        pytest.skip("code.replace needs 3.8+, this is %s" % version)
+    run = record(["-r", "200"], "huge_linetable.py", [2], python)
+    assert run.status == 0, run.stderr
+    busy = [f for s in run.stacks for f in s if frame_name(f) == "busy"]
+    assert busy and set(busy) == {"busy (huge_linetable.py)"}, set(busy)
+    assert run.samples_with("busy") >= 0.5 * run.total > 0, run.stderr
+    # main's line table is as compiled: its lines are known.
+    assert any(f.startswith("main (huge_linetable.py:") for s in run.stacks for f in s), run.stacks
+
+
 def test_shim_frames_left_out(python):
     run = record(["-r", "500"], "shims.py", [2], python)
     assert run.status == 0, run.stderr
