@@ -308,3 +308,51 @@ def test_dump_fast_changing_stack(python):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_dump_says_which_thread_could_not_be_read(python):
+    """Issue 6: a thread whose stack no walk can read is listed with the
+    reason instead of frames, the other threads as usual, exit status 0.
+    broken_stack.py makes it so for good (not by chance): broken-1 points
+    the link from its innermost frame to its caller back at that frame, so
+    every walk meets a loop (the walker's cycle check) on every attempt;
+    its name, tid, state and wait are read as for any thread."""
+    version = _version_of(python)
+    proc = subprocess.Popen([python, os.path.join(WORKLOADS, "broken_stack.py"), "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+        ready = json.loads(line.decode())
+        assert ready["offset"] is not None, "the frame link was not where expected: %s" % ready
+        status, out, err = dump("--json", "--pid", proc.pid)
+        assert status == 0, err
+        (p,) = json.loads(out)["processes"]
+        assert p["error"] is None
+        threads = {t["name"]: t for t in p["threads"]}
+        assert set(threads) == {"MainThread", "broken-1"}, sorted(threads)
+        broken, main = threads["broken-1"], threads["MainThread"]
+        assert broken["error"] == "changed under every walk", broken
+        assert broken["frames"] == [], broken["frames"]
+        new = tuple(map(int, version.split("."))) >= (3, 11)
+        sleep = SLEEP_CALLS_311 if new else SLEEP_CALLS_OLD
+        assert broken["state"] == "S" and broken["syscall"] in sleep, broken
+        assert not broken["gil"]
+        # The readable thread is not spoilt by the other.
+        assert main["error"] is None and innermost(main) == "main", main
+        assert [f["function"] for f in main["frames"]] == ["<module>", "main"], main["frames"]
+        if ready["tids"]:
+            assert {n: t["tid"] for n, t in threads.items()} == ready["tids"]
+
+        status, out, err = dump("--pid", proc.pid)
+        assert status == 0 and not err, err
+        block = out.split('"broken-1"', 1)[1].split("\n\n", 1)[0]
+        assert block.split("\n")[1] == \
+            "  (its stack could not be read: it changed under every walk)", block
+        assert "Traceback" not in block, block
+        main_block = out.split('"MainThread"', 1)[1].split("\n\n", 1)[0]
+        assert main_block.rstrip("\n").endswith(", in main"), main_block
+        assert proc.poll() is None
+    finally:
+        kill(proc)
