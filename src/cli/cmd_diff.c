@@ -214,9 +214,17 @@ static void text_side(const struct diff_opts *o, const struct sg_profile *p, enu
 	sg_cli_print_key(o->input[s], WIDTH - 6, out);
 	fprintf(out, "      ");
 	sg_cli_print_key(m->command[0] ? m->command : "(command not recorded)", WIDTH - 6, out);
-	fprintf(out, "      %s mode, Python %s, %.1f Hz achieved, %llu samples over %.2f s",
-	        sg_mode_name(m->mode), m->python_version[0] ? m->python_version : "unknown",
-	        m->rate_achieved_hz, (unsigned long long)all, (double)m->duration_ns / 1e9);
+	fprintf(out, "      %s mode, Python %s, ", sg_mode_name(m->mode),
+	        m->python_version[0] ? m->python_version : "unknown");
+	/* What the profile does not give (another tool's pprof has no achieved
+	 * rate, a collapsed file no rate or duration) is unknown, not 0. */
+	if (m->rate_achieved_hz > 0)
+		fprintf(out, "%.1f Hz achieved", m->rate_achieved_hz);
+	else
+		fprintf(out, "rate achieved unknown");
+	fprintf(out, ", %llu samples", (unsigned long long)all);
+	if (m->duration_ns)
+		fprintf(out, " over %.2f s", (double)m->duration_ns / 1e9);
 	if (kept != all)
 		fprintf(out, ", %llu kept", (unsigned long long)kept);
 	fputc('\n', out);

@@ -242,19 +242,36 @@ static const char *view_name(const struct report_opts *o)
 	return "flat";
 }
 
+/* "250.0 Hz", or "unknown" for 0 (the profile does not say). */
+static const char *hz_text(double hz, char *buf, size_t len)
+{
+	if (hz > 0)
+		snprintf(buf, len, "%.1f Hz", hz);
+	else
+		snprintf(buf, len, "unknown");
+	return buf;
+}
+
 static void text_header(const struct sg_profile *p, const struct sg_query *q,
                         const struct report_opts *o, FILE *out)
 {
 	const struct sg_meta *m = sg_profile_meta_const(p);
 	uint64_t all = sg_profile_total(p), kept = sg_query_total(q);
+	char asked[32], achieved[32];
 
 	fprintf(out, "command: ");
 	sg_cli_print_key(m->command[0] ? m->command : "(not recorded)", WIDTH - 9, out);
-	fprintf(out, "mode: %s; Python %s; rate asked %.1f Hz, achieved %.1f Hz\n",
-	        sg_mode_name(m->mode), m->python_version[0] ? m->python_version : "unknown",
-	        m->rate_asked_hz, m->rate_achieved_hz);
-	fprintf(out, "samples: %llu over %.2f s; dropped %llu (torn %llu, unreadable %llu)\n",
-	        (unsigned long long)all, (double)m->duration_ns / 1e9,
+	/* A figure the profile does not give (another tool's pprof has no
+	 * achieved rate, a collapsed file no rate or duration) is said to be
+	 * unknown, not 0. */
+	fprintf(out, "mode: %s; Python %s; rate asked %s, achieved %s\n", sg_mode_name(m->mode),
+	        m->python_version[0] ? m->python_version : "unknown",
+	        hz_text(m->rate_asked_hz, asked, sizeof(asked)),
+	        hz_text(m->rate_achieved_hz, achieved, sizeof(achieved)));
+	fprintf(out, "samples: %llu", (unsigned long long)all);
+	if (m->duration_ns)
+		fprintf(out, " over %.2f s", (double)m->duration_ns / 1e9);
+	fprintf(out, "; dropped %llu (torn %llu, unreadable %llu)\n",
 	        (unsigned long long)m->dropped, (unsigned long long)m->dropped_torn,
 	        (unsigned long long)m->dropped_read);
 	if (kept != all)
