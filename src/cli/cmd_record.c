@@ -454,6 +454,12 @@ static void print_summary(const struct sg_profile *p, const struct sg_sampler_st
 	        (unsigned long long)m->dropped, (unsigned long long)m->dropped_torn,
 	        (unsigned long long)m->dropped_read, (unsigned long long)st->retries,
 	        (unsigned long long)m->truncated);
+	if (sg_profile_refused(p))
+		fprintf(stderr,
+		        "  budget: %llu new names, frames or stacks past the profile's %zu MiB are "
+		        "shown as %s (the target kept making code)\n",
+		        (unsigned long long)sg_profile_refused(p), SG_SAMPLER_CODE_BUDGET >> 20,
+		        SG_PROFILE_OVER_BUDGET);
 	fprintf(stderr,
 	        "  profiler CPU: %.2f%% of one core, %.1f us per sample (%.1f ms to start)\n",
 	        st->wall_s > 0 ? 100.0 * st->cpu_s / st->wall_s : 0.0, per_sample_us,

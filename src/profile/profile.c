@@ -40,6 +40,11 @@ struct sg_profile {
 	size_t nrss;
 	uint64_t rss_step; /* reads a point covers, doubled at each halving */
 	uint64_t rss_fill; /* reads the last point covers so far */
+	/* sg_profile_set_budget: what stands for anything new past it, and
+	 * how many new names, frames and stacks it stood for. */
+	size_t budget; /* bytes, 0 when unbounded */
+	uint32_t over_str, over_frame, over_stack;
+	uint64_t refused;
 };
 
 struct sg_profile *sg_profile_new(void)
@@ -184,7 +189,15 @@ uint32_t sg_profile_intern(struct sg_profile *p, const char *s, size_t len)
 	/* A NUL inside would make the stored string read shorter than its key. */
 	if (len && memchr(s, '\0', len))
 		len = strlen(s);
-	return sg_intern_put(&p->strs, s, len, &id) ? NONE : id;
+	switch (sg_intern_put(&p->strs, s, len, &id)) {
+	case 0:
+		return id;
+	case SG_EFULL:
+		p->refused++;
+		return p->over_str;
+	default:
+		return NONE;
+	}
 }
 
 const char *sg_profile_str(const struct sg_profile *p, uint32_t id)
@@ -203,7 +216,15 @@ uint32_t sg_profile_frame_id(struct sg_profile *p, const struct sg_frame *f)
 	key.file = f->file;
 	key.line = f->line;
 	key.type = f->type;
-	return sg_intern_put(&p->frames, &key, sizeof(key), &id) ? NONE : id;
+	switch (sg_intern_put(&p->frames, &key, sizeof(key), &id)) {
+	case 0:
+		return id;
+	case SG_EFULL:
+		p->refused++;
+		return p->over_frame;
+	default:
+		return NONE;
+	}
 }
 
 const struct sg_frame *sg_profile_frame(const struct sg_profile *p, uint32_t id)
@@ -227,7 +248,43 @@ uint32_t sg_profile_stack_id(struct sg_profile *p, const uint32_t *frames, size_
 			return NONE;
 	if (n > SIZE_MAX / sizeof(*frames))
 		return NONE;
-	return sg_intern_put(&p->stacks, frames, n * sizeof(*frames), &id) ? NONE : id;
+	switch (sg_intern_put(&p->stacks, frames, n * sizeof(*frames), &id)) {
+	case 0:
+		return id;
+	case SG_EFULL:
+		p->refused++;
+		return p->over_stack;
+	default:
+		return NONE;
+	}
+}
+
+int sg_profile_set_budget(struct sg_profile *p, size_t bytes)
+{
+	struct sg_frame over = {.type = SG_FRAME_PYTHON};
+	const char *name = SG_PROFILE_OVER_BUDGET;
+
+	/* What stands for the new things past it exists before the bound. */
+	over.name = sg_profile_intern(p, name, strlen(name));
+	if (over.name == NONE)
+		return SG_ENOMEM;
+	p->over_str = over.name;
+	p->over_frame = sg_profile_frame_id(p, &over);
+	if (p->over_frame == NONE)
+		return SG_ENOMEM;
+	p->over_stack = sg_profile_stack_id(p, &p->over_frame, 1);
+	if (p->over_stack == NONE)
+		return SG_ENOMEM;
+	p->budget = bytes;
+	sg_intern_set_budget(&p->strs, bytes / 4);
+	sg_intern_set_budget(&p->frames, bytes / 4);
+	sg_intern_set_budget(&p->stacks, bytes / 2);
+	return 0;
+}
+
+uint64_t sg_profile_refused(const struct sg_profile *p)
+{
+	return p->refused;
 }
 
 const uint32_t *sg_profile_stack(const struct sg_profile *p, uint32_t id, size_t *n)
@@ -752,6 +809,8 @@ int sg_profile_clear(struct sg_profile *p)
 		err = sg_profile_set_meta_str(q, &q->meta.path_roots, p->meta.path_roots);
 	while (!err && sg_u64map_next(&p->procs, &pos, &pid1, &id))
 		err = sg_profile_set_process(q, (pid_t)(pid1 - 1), sg_profile_str(p, (uint32_t)id));
+	if (!err && p->budget)
+		err = sg_profile_set_budget(q, p->budget);
 	if (err) {
 		sg_profile_free(q);
 		return SG_ENOMEM;

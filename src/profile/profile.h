@@ -116,6 +116,10 @@ struct sg_meta {
 	char *path_roots;
 };
 
+/* The frame (a Python frame of that name, no file) that stands for every
+ * name, frame and stack new past sg_profile_set_budget's budget. */
+#define SG_PROFILE_OVER_BUDGET "[past the profile's budget]"
+
 /* A stretch of one thread's timeline: consecutive samples of the same row
  * (same stack and labels) merged into one. Times are nanoseconds since
  * meta.start_unix_ns; [start_ns, end_ns) covers each sample's period. */
@@ -166,6 +170,17 @@ uint32_t sg_profile_stack_id(struct sg_profile *p, const uint32_t *frames, size_
 /* The frames of a stack, root first; *n receives the depth. */
 const uint32_t *sg_profile_stack(const struct sg_profile *p, uint32_t id, size_t *n);
 size_t sg_profile_nstacks(const struct sg_profile *p);
+
+/*
+ * Bound the profile's distinct names (a quarter of bytes), frames (a
+ * quarter) and stacks (half), for a recording whose target keeps making
+ * code: past its share, each new one is SG_PROFILE_OVER_BUDGET (its
+ * string, its frame, a stack of that one frame), and what was there before
+ * is still found. Samples are never dropped for it. 0 or SG_ENOMEM.
+ */
+int sg_profile_set_budget(struct sg_profile *p, size_t bytes);
+/* How many new names, frames and stacks the budget turned away. */
+uint64_t sg_profile_refused(const struct sg_profile *p);
 
 /* Add count samples (weight_ns in total) to the row for (stack, labels).
  * Returns 0, SG_ENOMEM, or SG_EUSAGE when stack does not exist. */

@@ -1750,6 +1750,8 @@ int sg_sampler_run(pid_t pid, const struct sg_sampler_opts *opts, struct sg_prof
 	s.begin_ns = s.now_ns;
 
 	err = !s.raw || !s.stack || !s.entry ? SG_ENOMEM : 0;
+	if (!err)
+		err = sg_profile_set_budget(p, SG_SAMPLER_CODE_BUDGET);
 	if (!err && opts->native) {
 		s.uframes = malloc(NATIVE_MAX_UNWIND * sizeof(*s.uframes));
 		s.py = malloc((s.max_depth + 1) * sizeof(*s.py));

@@ -45,6 +45,13 @@ struct sg_sampler_progress {
  * run renames them (to the kernel's name of the thread at worst). */
 #define SG_SAMPLER_UNNAMED "\x01unnamed thread "
 
+/* The recording's budget for distinct names, frames and stacks
+ * (sg_profile_set_budget): a target that keeps making code under fresh
+ * names (exec, generated functions) does not grow the profile past it;
+ * with the timeline's 32 MiB (SG_PROFILE_MAX_RUNS) what a run of any
+ * length holds. */
+#define SG_SAMPLER_CODE_BUDGET ((size_t)128 << 20)
+
 /* What makes a sample in cpu mode. */
 enum sg_sampler_clock {
 	SG_CLOCK_TIMER, /* wake every period, sample the threads in state R */

@@ -16,6 +16,7 @@ static const char *const messages[] = {
     [-SG_EUSAGE] = "bad usage",
     [-SG_ENOSYS] = "process_vm_readv is not available in this kernel",
     [-SG_EFORMAT] = "not a valid profile file",
+    [-SG_EFULL] = "a memory budget is reached",
 };
 
 const char *sg_err_str(int err)

@@ -23,6 +23,7 @@ enum sg_err {
 	SG_EUSAGE = -11,   /* bad arguments */
 	SG_ENOSYS = -12,   /* kernel lacks process_vm_readv */
 	SG_EFORMAT = -13,  /* a file is not in the format it claims */
+	SG_EFULL = -14,    /* a table reached the budget it was given */
 };
 
 /* A static, human-readable string for err (never NULL). */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,22 @@ static int grow_slots(struct sg_intern *t)
 	return 0;
 }
 
+void sg_intern_set_budget(struct sg_intern *t, size_t bytes)
+{
+	t->budget = bytes;
+}
+
+/* Whether a new key of len bytes copied at at would pass the budget. */
+static bool over_budget(const struct sg_intern *t, size_t at, size_t len)
+{
+	size_t nslots = (t->n + 1) * 2 > t->nslots ? (t->nslots ? t->nslots * 2 : 64) : t->nslots;
+
+	if (len >= t->budget || at >= t->budget)
+		return true;
+	return at + len + 1 + (t->n + 1) * sizeof(*t->entries) + nslots * sizeof(*t->slots) >
+	       t->budget;
+}
+
 int sg_intern_put(struct sg_intern *t, const void *data, size_t len, uint32_t *id)
 {
 	uint64_t hash = sg_hash_bytes(data, len, 0);
@@ -71,6 +88,8 @@ int sg_intern_put(struct sg_intern *t, const void *data, size_t len, uint32_t *i
 			return 0;
 		}
 	}
+	if (t->budget && over_budget(t, at, len))
+		return SG_EFULL;
 	if (t->n >= UINT32_MAX - 1 || len > (size_t)-1 - 1 - at ||
 	    sg_grow(&t->bytes, &t->bytes_cap, at + len + 1, 1) ||
 	    sg_grow(&t->entries, &t->entries_cap, t->n + 1, sizeof(*t->entries)))

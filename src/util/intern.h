@@ -31,11 +31,12 @@ struct sg_intern {
 	size_t n, entries_cap;
 	uint32_t *slots; /* open addressing: id + 1, or 0 when empty */
 	size_t nslots;   /* a power of two, or 0 before the first put */
+	size_t budget;   /* sg_intern_set_budget's bytes; 0: none */
 };
 
 #define SG_INTERN_INIT                                                                             \
 	{                                                                                          \
-		NULL, 0, 0, NULL, 0, 0, NULL, 0                                                    \
+		NULL, 0, 0, NULL, 0, 0, NULL, 0, 0                                                 \
 	}
 
 void sg_intern_init(struct sg_intern *t);
@@ -44,9 +45,15 @@ void sg_intern_release(struct sg_intern *t);
 
 /* The id of the len bytes at data (data may be NULL when len is 0), adding a
  * copy when they are new; a new key's id equals sg_intern_count() before the
- * call. Returns 0, or SG_ENOMEM (the table is then unchanged; also when it
- * already holds UINT32_MAX - 1 keys, so ids always fit below UINT32_MAX). */
+ * call. Returns 0, SG_EFULL (a new key past the budget), or SG_ENOMEM (the
+ * table is then unchanged; also when it already holds UINT32_MAX - 1 keys,
+ * so ids always fit below UINT32_MAX). */
 int sg_intern_put(struct sg_intern *t, const void *data, size_t len, uint32_t *id);
+
+/* Bound the table: a new key that would bring its copies, entries and
+ * slots past bytes (as used; allocations may reach twice that) is refused
+ * with SG_EFULL, while keys already in it are still found. 0: no bound. */
+void sg_intern_set_budget(struct sg_intern *t, size_t bytes);
 
 /* The stored copy of id (borrowed, aligned to 8, NUL-follows), with its
  * length in *len when len is not NULL. id must be below sg_intern_count(). */

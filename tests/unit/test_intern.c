@@ -68,6 +68,36 @@ static void test_growth_keeps_ids_and_alignment(void **state)
 	sg_intern_release(&t);
 }
 
+/* Past its budget a table refuses new keys, finds old ones, and what it
+ * uses stays within the budget however many keys are offered. */
+static void test_budget(void **state)
+{
+	struct sg_intern t = SG_INTERN_INIT;
+	char key[32];
+	uint32_t id, kept = 0;
+	int err = 0;
+
+	(void)state;
+	sg_intern_set_budget(&t, 64 << 10);
+	for (unsigned i = 0; i < 100000 && err != SG_EFULL; i++) {
+		int n = snprintf(key, sizeof(key), "frame-%u", i);
+
+		err = sg_intern_put(&t, key, (size_t)n, &id);
+		if (!err)
+			kept = id + 1;
+	}
+	assert_int_equal(err, SG_EFULL);
+	assert_true(kept > 500 && kept == sg_intern_count(&t));
+	assert_true(t.bytes_len + t.n * sizeof(*t.entries) + t.nslots * sizeof(*t.slots) <=
+	            64 << 10);
+	/* Old keys are still found, new ones still refused. */
+	assert_int_equal(sg_intern_put(&t, "frame-0", 7, &id), 0);
+	assert_int_equal(id, 0);
+	assert_int_equal(sg_intern_put(&t, "never seen", 10, &id), SG_EFULL);
+	assert_int_equal(sg_intern_count(&t), kept);
+	sg_intern_release(&t);
+}
+
 static void test_arrays(void **state)
 {
 	struct sg_intern t = SG_INTERN_INIT;
@@ -95,6 +125,7 @@ int main(void)
 	    cmocka_unit_test(test_ids),
 	    cmocka_unit_test(test_growth_keeps_ids_and_alignment),
 	    cmocka_unit_test(test_arrays),
+	    cmocka_unit_test(test_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

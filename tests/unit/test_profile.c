@@ -74,6 +74,54 @@ static void test_frames_and_stacks(void **state)
 	sg_profile_free(p);
 }
 
+/* A target that keeps making code under fresh names: past the budget each
+ * new frame and stack is the one stand-in, what came before keeps its id,
+ * and the refusals are counted. A clear keeps the budget. */
+static void test_budget_bounds_new_code(void **state)
+{
+	struct sg_profile *p = sg_profile_new();
+	uint32_t first, over = UINT32_MAX, s;
+	char name[32];
+	size_t frames, n;
+	const uint32_t *stack;
+
+	(void)state;
+	first = fx_frame(p, "main", "app.py", 1);
+	assert_int_equal(sg_profile_set_budget(p, 256 << 10), 0);
+	for (unsigned i = 0; i < 50000; i++) {
+		uint32_t f;
+
+		snprintf(name, sizeof(name), "<churn %u>", i);
+		f = fx_frame(p, name, "<string>", 1);
+		assert_int_not_equal(f, UINT32_MAX);
+		s = sg_profile_stack_id(p, (uint32_t[]){first, f}, 2);
+		assert_int_not_equal(s, UINT32_MAX);
+		if (strcmp(sg_profile_str(p, sg_profile_frame(p, f)->name),
+		           SG_PROFILE_OVER_BUDGET) == 0)
+			over = f;
+	}
+	frames = sg_profile_nframes(p);
+	assert_int_not_equal(over, UINT32_MAX);
+	assert_true(frames > 100 && frames < 50000);
+	assert_true(sg_profile_refused(p) > 0);
+	assert_int_equal(fx_frame(p, "main", "app.py", 1), first);
+	/* A new stack past the budget is the stand-in's own. */
+	for (unsigned i = 0; i < 50000; i++)
+		s = sg_profile_stack_id(
+		    p, (uint32_t[]){first, (uint32_t)(i % frames), (uint32_t)(i / frames % frames)},
+		    3);
+	stack = sg_profile_stack(p, s, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(stack[0], over);
+	assert_int_equal(sg_profile_clear(p), 0);
+	for (unsigned i = 0; i < 50000; i++) {
+		snprintf(name, sizeof(name), "<again %u>", i);
+		fx_frame(p, name, "<string>", 1);
+	}
+	assert_true(sg_profile_nframes(p) < 50000 && sg_profile_refused(p) > 0);
+	sg_profile_free(p);
+}
+
 static void test_ids_stable_as_tables_grow(void **state)
 {
 	struct sg_profile *p = sg_profile_new();
@@ -502,6 +550,7 @@ int main(void)
 	    cmocka_unit_test(test_clear_keeps_the_run),
 	    cmocka_unit_test(test_merge_windows),
 	    cmocka_unit_test(test_rss_series),
+	    cmocka_unit_test(test_budget_bounds_new_code),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
