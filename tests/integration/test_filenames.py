@@ -107,3 +107,28 @@ def test_other_writers_shorten(tmp_path, fmt):
     assert "decode_all (filenames_helper.py" in short_text
     assert "decode_all (%s" % HELPER in full_text
     assert "decode_all (%s" % HELPER not in short_text
+
+
+def test_site_packages_relative(python, tmp_path):
+    """A module under a site-packages folder (here one the program adds to
+    sys.path, outside the standard library and the program's folder) is
+    shown relative to it: mypkg/work.py."""
+    site = tmp_path / "env" / "lib" / "python3" / "site-packages" / "mypkg"
+    site.mkdir(parents=True)
+    (site / "__init__.py").write_text("")
+    (site / "work.py").write_text(
+        "import time\n"
+        "def burn(seconds):\n"
+        "    end = time.time() + seconds\n"
+        "    while time.time() < end:\n"
+        "        sum(i * i for i in range(100))\n")
+    app = tmp_path / "app"
+    app.mkdir()
+    script = app / "main.py"
+    script.write_text("import sys\nsys.path.insert(0, %r)\nfrom mypkg import work\n"
+                      "work.burn(1.5)\n" % str(site.parent))
+    out = tmp_path / "site.folded"
+    run([SPYGLASS, "record", "-r", "200", "-o", str(out), "--", python, str(script)])
+    seen = files(out)
+    assert ("burn", "mypkg/work.py") in seen and ("<module>", "main.py") in seen, seen
+    assert not [f for _, f in seen if f.startswith("/")], seen

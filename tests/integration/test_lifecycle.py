@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from pbwire import read_profile
 from conftest import (INTERPRETERS, SPYGLASS, WORKLOADS, _pyenv_root, frame_name, parse_folded,
                       record, start, stop)
 
@@ -305,16 +306,27 @@ def test_no_progress_when_not_a_terminal(python):
 # -- 11.16: an attached run is titled by the command line --------------------------------------
 
 def test_attached_run_titled_by_command_line(python, tmp_path):
-    target = start(python, "cpu_split.py", 5, settle=0.5)
-    out = str(tmp_path / "t.trace.json")
+    """11.16: an attached run is titled by the target's command line from
+    /proc, not "pid N": the Chrome trace's command, the flame graph's
+    title, speedscope's name and pprof's spyglass.command comment."""
+    target = start(python, "cpu_split.py", 8, settle=0.5)
+    outs = {ext: str(tmp_path / ("t" + ext))
+            for ext in (".trace.json", ".svg", ".speedscope.json", ".pb.gz")}
     try:
-        status, err = spyglass(["-r", RATE, "-d", "1", "-o", out, "--pid", str(target.pid)])
+        for out in outs.values():
+            status, err = spyglass(["-r", RATE, "-d", "0.5", "-o", out, "--pid", str(target.pid)])
+            assert status == 0, err
     finally:
         stop(target)
-    assert status == 0, err
-    with open(out) as f:
-        command = json.load(f)["otherData"]["command"]
-    assert command == "%s %s 5" % (python, os.path.join(WORKLOADS, "cpu_split.py")), command
+    want = "%s %s 8" % (python, os.path.join(WORKLOADS, "cpu_split.py"))
+    with open(outs[".trace.json"]) as f:
+        assert json.load(f)["otherData"]["command"] == want
+    with open(outs[".speedscope.json"]) as f:
+        assert json.load(f)["name"] == want
+    with open(outs[".svg"]) as f:
+        assert "<title>%s</title>" % want in f.read()
+    comments = read_profile(outs[".pb.gz"])["comments"]
+    assert comments["spyglass.command"] == want, comments
 
 
 # -- 12.5: the launched program does not outlive spyglass --------------------------------------

@@ -50,6 +50,14 @@ def check_grouped(stacks, truth):
     # 31% for the pool and 19% for main at load 10), so no fixed majority.
     requests = roots[request_group(truth)]
     assert requests == max(roots.values()) and requests >= 0.35 * total, roots
+    # The pool's two workers (3.x) are one root too, their number folded
+    # after the pool's: "ThreadPoolExecutor-0_*".
+    pool = {group(n) for n in truth["names"] if n.startswith("ThreadPoolExecutor-")}
+    if pool:
+        assert {g.split(" (")[0] for g in pool} == {"ThreadPoolExecutor-0_*"}, pool
+        assert sum(n for r, n in roots.items() if r.startswith("threads ThreadPoolExecutor-0_*")) \
+            > 0, roots
+        assert not any(re.match(r"threads ThreadPoolExecutor-\d+_\d+", r) for r in roots), roots
 
 
 def test_record_groups(python):
