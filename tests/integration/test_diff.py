@@ -40,6 +40,7 @@ import pytest
 
 from conftest import (DEBIAN, SPYGLASS, fill, need_browser, record_pprof, run, run_browser,
                       svg_frames)
+from pbwire import read_profile
 
 SECONDS = 4
 RATE = 100
@@ -323,3 +324,230 @@ def test_bad_input(tmp_path):
                           "choose one")
     assert_one_line_error([good, good, "-o", str(tmp_path / "no" / "such" / "x.svg")], 1)
     assert not os.path.exists(str(tmp_path / "x.svg"))
+
+
+def keys_of(doc):
+    return {r["key"] for r in doc["rows"]}
+
+
+def test_by_line_file_module(runs):
+    """Issue 6: diff --by line, --by file and --by module from the command
+    line, on the default split against the variant. By line, each of
+    alpha's, beta's and gamma's lines is a row, and a function's lines'
+    changes add up to its own change (exactly: the same samples, counted
+    apart); alpha's and gamma's lines are marked as they moved, beta's not.
+    By file and by module the keys are files and dotted modules, and each
+    side's self samples add up to its kept samples."""
+    same, (variant, _) = runs
+    base = same[0][0]
+    by_fn = diff_json(base, variant, "--limit", 0, *FOCUS)
+    by_line = diff_json(base, variant, "--by", "line", "--limit", 0, *FOCUS)
+    assert by_line["by"] == "line"
+    lines = {}
+    for r in by_line["rows"]:
+        m = re.match(r"^(alpha|beta|gamma|main|<module>) \(work_split\.py:(\d+)\)$", r["key"])
+        assert m, r["key"]
+        lines.setdefault(m.group(1), []).append(r)
+    for name in ("alpha", "beta", "gamma"):
+        fn = row(by_fn, "%s (work_split.py)" % name)
+        assert lines[name], name
+        for f in ("self", "total"):
+            for s in ("base", "new"):
+                assert sum(r[f][s] for r in lines[name]) == fn[f][s], (name, f, s)
+            # one function's lines are on no stack together (the leaf's line)
+            change = sum(r[f]["change"] for r in lines[name])
+            assert abs(change - fn[f]["change"]) < 1e-3 * len(lines[name]), (name, f)
+    # Marked as they moved: a 30-point change shows on the function's hot line.
+    assert any(r["total"]["significant"] and r["total"]["change"] < 0 for r in lines["alpha"])
+    assert any(r["total"]["significant"] and r["total"]["change"] > 0 for r in lines["gamma"])
+    assert not any(flagged({"rows": [r]}) for r in lines["beta"]), lines["beta"]
+
+    # Files and modules: the whole profiles (start-up's standard library too).
+    for by, script in (("file", "work_split.py"), ("module", "work_split")):
+        doc = diff_json(base, variant, "--by", by, "--limit", 0)
+        assert doc["by"] == by
+        keys = keys_of(doc)
+        assert script in keys, sorted(keys)
+        assert not any(re.search(r" \(.*\)$", k) for k in keys), sorted(keys)  # no functions
+        if by == "module":
+            assert not any(k.endswith(".py") or "/" in k for k in keys), sorted(keys)
+        for s in ("base", "new"):
+            assert sum(r["self"][s] for r in doc["rows"]) == doc[s]["kept"], (by, s)
+        mine = row(doc, script)["total"]
+        assert mine["base_pct"] >= 80 and mine["new_pct"] >= 80, mine  # the work is there
+        # In the timed work, all of it is the script: no change to mark.
+        focused = diff_json(base, variant, "--by", by, *FOCUS)
+        assert [(r["key"], r["self"]["base_pct"], r["self"]["new_pct"], r["self"]["significant"])
+                for r in focused["rows"]] == [(script, 100.0, 100.0, False)], focused["rows"]
+    text = diff(base, variant, "--by", "module", "--limit", 0)
+    assert re.search(r"  work_split$", text, re.M), text
+
+
+def test_ignore_renormalises(runs):
+    """--ignore leaves a function out of both sides: with alpha ignored in
+    the timed work, alpha has no row, each side keeps the samples report
+    --ignore keeps, and beta's and gamma's shares are of the two alone:
+    beta 3 : 2 of them in the default split, 3 : 5 in the variant (60% to
+    37.5%), within the interval widened as above plus the load bias."""
+    same, (variant, vtruth) = runs
+    base, btruth = same[0]
+    ignore = ["--ignore", "^alpha$"] + FOCUS
+    doc = diff_json(base, variant, "--limit", 0, *ignore)
+    assert not any(k.startswith("alpha ") for k in keys_of(doc)), keys_of(doc)
+    for side, path in (("base", base), ("new", variant)):
+        status, out, err = run([SPYGLASS, "report", "-f", "json", path] + ignore)
+        assert status == 0, err
+        assert doc[side]["kept"] == json.loads(out)["kept"] > 0
+    unfiltered = diff_json(base, variant, *FOCUS)
+    assert doc["base"]["kept"] < unfiltered["base"]["kept"]
+    for name in ("beta", "gamma"):
+        t = row(doc, "%s (work_split.py)" % name)["total"]
+        for truth, side in ((btruth, "base"), (vtruth, "new")):
+            work = truth["work"]
+            want = 100.0 * work[name] / (work["beta"] + work["gamma"])
+            pct, (lo, hi) = t[side + "_pct"], t[side + "_ci"]
+            lo_w, hi_w = pct - WIDEN * (pct - lo) - LOAD_BIAS, pct + WIDEN * (hi - pct) + LOAD_BIAS
+            assert lo_w <= want <= hi_w, (name, side, want, t)
+    # Exactly: the same samples of beta, of fewer in all (alpha's left out).
+    for side in ("base", "new"):
+        alpha = row(unfiltered, "alpha (work_split.py)")["total"][side]
+        assert doc[side]["kept"] == unfiltered[side]["kept"] - alpha
+        for name in ("beta", "gamma"):
+            key = "%s (work_split.py)" % name
+            k = row(doc, key)["total"][side]
+            assert k == row(unfiltered, key)["total"][side]
+            assert abs(row(doc, key)["total"][side + "_pct"] - 100.0 * k / doc[side]["kept"]) < 1e-3
+
+
+@pytest.fixture(scope="module")
+def timed_runs(tmp_path_factory):
+    """Two wall-mode runs of threads.py and two cpu-mode runs of phases.py
+    (before for its first half, after for its second)."""
+    if not DEBIAN:
+        pytest.skip("Debian's /usr/bin/python3 not found")
+    tmp = tmp_path_factory.mktemp("timed")
+    threads = [record_pprof(tmp, DEBIAN, "threads.py", 2, "--mode", "wall", name="threads%d" % i)
+               for i in range(2)]
+    phases = [record_pprof(tmp, DEBIAN, "phases.py", PHASES, rate=RATE, name="phases%d" % i)
+              for i in range(2)]
+    return threads, phases
+
+
+PHASES = 6  # seconds: the switch comes 3 s after the program's start-up
+
+
+def test_thread_filter(timed_runs):
+    """--thread NAME keeps that thread's samples on both sides (a name is the
+    same in two runs): burner-2's and waiter-1's functions have no row,
+    each side keeps what report --thread keeps, and burn_one, a quarter of
+    all the threads' samples in wall mode, is then nearly all of them."""
+    (a, _), (b, _) = timed_runs[0]
+    whole = diff_json(a, b, "--limit", 0)
+    assert {"burn_two (threads.py)", "wait_here (threads.py)"} <= keys_of(whole)
+    assert row(whole, "burn_one (threads.py)")["total"]["base_pct"] < 50
+    doc = diff_json(a, b, "--limit", 0, "--thread", "burner-1")
+    keys = keys_of(doc)
+    assert "burn_two (threads.py)" not in keys and "wait_here (threads.py)" not in keys, keys
+    for side, path in (("base", a), ("new", b)):
+        status, out, err = run([SPYGLASS, "report", "-f", "json", path, "--thread", "burner-1"])
+        assert status == 0, err
+        assert doc[side]["kept"] == json.loads(out)["kept"] > 0
+    t = row(doc, "burn_one (threads.py)")["total"]
+    # The thread's start before burn_one is a few samples of its 2 s.
+    assert t["base_pct"] >= 90 and t["new_pct"] >= 90, t
+
+
+def test_time_window_filter(timed_runs):
+    """--from/--to keep each run's samples of that stretch, timed from each
+    run's own start: phases.py is in before until its switch (in its truth,
+    3 s after its start-up), then in after. Up to half a second before the
+    earlier run's switch only before is there (after has no row), from
+    half a second after the later's only after, while the whole runs have
+    both, about half each; within the program's two functions the window
+    makes each one 100% of both sides."""
+    (a, atruth), (b, btruth) = timed_runs[1]
+    switch = [t["switch_unix"] - read_profile(p)["time_nanos"] / 1e9
+              for p, t in ((a, atruth), (b, btruth))]
+    assert all(2.9 < s < PHASES for s in switch), switch
+    to, frm = min(switch) - 0.5, max(switch) + 0.5
+    focus = ["--focus", "^(before|after)$"]
+    whole = diff_json(a, b, "--limit", 0, *focus)
+    for name in ("before", "after"):
+        t = row(whole, "%s (phases.py)" % name)["total"]
+        assert 25 <= t["base_pct"] <= 75 and 25 <= t["new_pct"] <= 75, (name, t)
+    kept = {}
+    for window, present, absent in ((["--to", to], "before", "after"),
+                                    (["--from", frm], "after", "before")):
+        doc = diff_json(a, b, "--limit", 0, *window)
+        assert not any(k.startswith(absent + " ") for k in keys_of(doc)), (window, keys_of(doc))
+        doc = diff_json(a, b, "--limit", 0, *(window + focus))
+        t = row(doc, "%s (phases.py)" % present)["total"]
+        assert (t["base_pct"], t["new_pct"], t["significant"]) == (100.0, 100.0, False), t
+        for side in ("base", "new"):
+            assert 0 < doc[side]["kept"] < whole[side]["kept"], (window, side)
+        kept[present] = doc
+    # The two windows' samples are apart: together no more than the whole.
+    for side in ("base", "new"):
+        assert kept["before"][side]["kept"] + kept["after"][side]["kept"] <= whole[side]["kept"]
+
+
+def expected_fill(change, significant):
+    """diff_colour's scale (src/formats/flamegraph.c): white when not
+    significant; else red (grew) or blue (shrank), the other two channels
+    from 208 at no change to 80 at 10 points or more, linearly."""
+    if not significant:
+        return (255, 255, 255)
+    pale = int(round(80 + 160 * (1 - (0.2 + 0.8 * min(1.0, abs(change) / 10.0)))))
+    return (255, pale, pale) if change > 0 else (pale, pale, 255)
+
+
+def test_svg_reverse_shows_what_vanished_and_scales_colour(tmp_path):
+    """Issue 6: -o with --reverse lays the graph out on BASE, so a function
+    only BASE has (gone, 15% of it) gets a box, deep blue, as wide as its
+    base samples; laid out on NEW it has none, and a function only NEW has
+    (fresh) the other way round. Colours by the size of the change: two
+    collapsed profiles of 20000 samples each with exact shares (no
+    timeline: independent samples) make hot +5 points, warm -2.5, work
+    +2.5, so each is significant and half or a quarter of the way from
+    pale to full; steady is unchanged and white."""
+    base, new = tmp_path / "base.folded", tmp_path / "new.folded"
+    base.write_text("main;work;hot 8000\nmain;work;warm 6000\nmain;gone 3000\n"
+                    "main;steady 3000\n")
+    new.write_text("main;work;hot 9000\nmain;work;warm 5500\nmain;steady 3000\n"
+                   "main;fresh 2500\n")
+    want = {"hot": (5.0, 8000, 9000), "warm": (-2.5, 6000, 5500), "work": (2.5, 14000, 14500),
+            "gone": (-15.0, 3000, 0), "fresh": (12.5, 0, 2500), "steady": (0.0, 3000, 3000)}
+    graphs = {}
+    for reverse in (False, True):
+        svg = str(tmp_path / ("reverse.svg" if reverse else "diff.svg"))
+        assert diff(base, new, "-o", svg, *(["--reverse"] if reverse else [])) == ""
+        frames, root, rects, info = svg_boxes(svg)
+        assert int(root.get("data-total")) == 20000
+        assert ("on BASE" if reverse else "on NEW") in "".join(root.itertext())
+        boxes = {}
+        for x, w, d, name in frames:
+            assert name not in boxes, name  # one path each
+            m = INFO.match(info[(x, d)])
+            assert m, info[(x, d)]
+            boxes[name] = (w, float(m.group(5)), m.group(8) == "significant",
+                           fill(rects[(x, d)]), int(m.group(2)), int(m.group(4)))
+        graphs[reverse] = boxes
+    assert "gone" in graphs[True] and "gone" not in graphs[False], sorted(graphs[False])
+    assert "fresh" in graphs[False] and "fresh" not in graphs[True], sorted(graphs[True])
+    for reverse, boxes in graphs.items():
+        for name, (w, change, significant, colour, k_base, k_new) in boxes.items():
+            if name in ("all", "main"):
+                assert colour == (255, 255, 255) and not significant, (name, colour)
+                continue
+            points, n_base, n_new = want[name]
+            assert abs(change - points) < 0.005 and (k_base, k_new) == (n_base, n_new), name
+            assert w == (n_base if reverse else n_new), (name, reverse, w)
+            assert significant == (points != 0), (name, significant)
+            assert colour == expected_fill(change, significant), (name, reverse, colour)
+    # The scale's points, as the README states them: full at 10 or more,
+    # and in between by the size of the change.
+    assert graphs[True]["gone"][3] == (80, 80, 255)
+    assert graphs[False]["fresh"][3] == (255, 80, 80)
+    assert graphs[False]["hot"][3] == (255, 144, 144)  # 5 points: half way
+    assert graphs[False]["warm"][3] == (176, 176, 255)  # 2.5 points: a quarter
+    assert graphs[False]["steady"][3] == (255, 255, 255)
