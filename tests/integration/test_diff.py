@@ -373,8 +373,10 @@ def test_by_line_file_module(runs):
             assert not any(k.endswith(".py") or "/" in k for k in keys), sorted(keys)
         for s in ("base", "new"):
             assert sum(r["self"][s] for r in doc["rows"]) == doc[s]["kept"], (by, s)
+        # The work is there (start-up before the script's own imports was
+        # 22% of a run once, under load: README).
         mine = row(doc, script)["total"]
-        assert mine["base_pct"] >= 80 and mine["new_pct"] >= 80, mine  # the work is there
+        assert mine["base_pct"] >= 50 and mine["new_pct"] >= 50, mine
         # In the timed work, all of it is the script: no change to mark.
         focused = diff_json(base, variant, "--by", by, *FOCUS)
         assert [(r["key"], r["self"]["base_pct"], r["self"]["new_pct"], r["self"]["significant"])
@@ -468,7 +470,7 @@ def test_time_window_filter(timed_runs):
     (a, atruth), (b, btruth) = timed_runs[1]
     switch = [t["switch_unix"] - read_profile(p)["time_nanos"] / 1e9
               for p, t in ((a, atruth), (b, btruth))]
-    assert all(2.9 < s < PHASES for s in switch), switch
+    assert all(2.9 < s < PHASES + 2 for s in switch), switch  # start-up + 3 s
     to, frm = min(switch) - 0.5, max(switch) + 0.5
     focus = ["--focus", "^(before|after)$"]
     whole = diff_json(a, b, "--limit", 0, *focus)

@@ -410,7 +410,8 @@ def test_by_line_and_by_file(python, tmp_path):
         assert files[name]["self"] == sum(r["self"] for r in mine), name
         # and its total at least each of its functions' (counted once per sample)
         assert files[name]["total"] >= max(r["total"] for r in mine), name
-    assert files["lines.py"]["self"] >= 0.8 * kept  # the work is in two_lines
+    # The work is in two_lines: its file leads (start-up is spread over many).
+    assert by_file["rows"][0]["key"] == "lines.py", by_file["rows"][:3]
     # Ledger.timed (groundtruth.py) calls two_lines: on every stack that has it.
     assert files["groundtruth.py"]["total"] >= fn["total"]
 
