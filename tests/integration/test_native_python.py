@@ -377,3 +377,85 @@ def test_interpreter_without_eval_symbol(python, tmp_path):
     # With the interpreter as built, no such line.
     r = record(["-r", "100", "--native"], "native_re.py", [1], python)
     assert "has no symbol" not in r.stderr, r.stderr
+
+
+def python_major(python):
+    status, out, _ = run([python, "-c", "import sys; print(sys.version_info[0])"])
+    assert status == 0
+    return int(out.strip())
+
+
+def test_coroutine_between_its_callers_and_c(python):
+    """An asyncio coroutine calling zlib: the event loop's frames above
+    main, then the C that resumes the coroutine (_asyncio's Task step),
+    then serve and the coroutine it awaits, squeeze, then zlib's C and
+    libz, in that order, whether a resumption and an await are C calls of
+    the eval loop (before 3.11, 3.11) or inline (3.12+)."""
+    if python_major(python) < 3:
+        pytest.skip("asyncio and async def are 3.4+/3.5+: Python 2.7 has neither")
+    r, found, total = samples_under(python, "native_coro.py", "squeeze")
+    in_libz = 0
+    for stack, n, i in found:
+        at = [k for k, f in enumerate(stack[:i + 1]) if is_python(f)]
+        names = [stack[k].split(" (")[0] for k in at]
+        assert names[:2] == ["<module>", "main"] and names[-2:] == ["serve", "squeeze"], stack
+        loop = [stack[k] for k in at[2:-2]]
+        # Only the event loop between main and serve, from its entry to
+        # the handle that steps the task.
+        assert loop and all("asyncio/" in f for f in loop), stack
+        assert names[2].rsplit(".", 1)[-1] == "run_until_complete", stack
+        assert names[-3].rsplit(".", 1)[-1] == "_run", stack
+        # The task is stepped by C: native frames between the loop's last
+        # Python frame and the coroutine's.
+        assert at[-2] - at[-3] > 1, stack
+        above = stack[i + 1:]
+        assert not any(is_python(f) for f in above), stack
+        in_libz += n * any("libz.so" in f for f in above)
+    assert in_libz >= 0.6 * total, (in_libz, total, r.stderr)
+
+
+QSORT = re.compile(r"^(__)?qsort(_r)?\b")
+
+
+def test_ctypes_callback_from_libc(python):
+    """libc's qsort calling a Python comparison function through a ctypes
+    callback (a libffi closure), which calls zlib: sort, then libffi's
+    call, qsort, libffi's closure, then compare, then zlib's C, in order,
+    nothing of Python between sort and compare."""
+    r, found, total = samples_under(python, "native_qsort.py", "compare")
+    in_libz = 0
+    for stack, n, i in found:
+        at = [k for k, f in enumerate(stack[:i + 1]) if is_python(f)]
+        names = [stack[k].split(" (")[0] for k in at]
+        assert names == ["<module>", "main", "sort", "compare"], stack
+        between = stack[at[2] + 1:i]
+        q = [k for k, f in enumerate(between) if QSORT.match(f)]
+        assert q, stack
+        # libffi calls qsort, and qsort calls libffi's closure.
+        assert any("libffi.so" in f or f.startswith("ffi_call") for f in between[:q[0]]), stack
+        assert any("libffi.so" in f or f.startswith("ffi_closure") for f in between[q[-1] + 1:]), \
+            stack
+        above = stack[i + 1:]
+        assert not any(is_python(f) for f in above), stack
+        in_libz += n * any("libz.so" in f for f in above)
+    assert in_libz >= 0.6 * total, (in_libz, total, r.stderr)
+
+
+def test_eval_between_its_caller_and_c(python):
+    """Code run by eval(): the evaluated expression's frame, in an eval
+    call of its own, between its caller and zlib.compress's C function,
+    then libz."""
+    r, merged, unmatched = record_native(python, "native_eval.py")
+    r, found, total = found_under(r, python, merged, unmatched, "<module>", "<eval>")
+    in_libz = 0
+    for stack, n, i in found:
+        python_frames = [f.split(" (")[0] for f in stack[:i + 1] if is_python(f)]
+        assert python_frames == ["<module>", "main", "squeeze", "<module>"], stack
+        assert "native_eval.py" in [f for f in stack if f.startswith("squeeze (")][0], stack
+        above = stack[i + 1:]
+        assert not any(is_python(f) for f in above), stack
+        # Directly above the expression: zlib.compress's C function, then libz.
+        if len(above) >= 2 and "libz.so" not in above[0] and \
+                any("libz.so" in f for f in above[1:]):
+            in_libz += n
+    assert in_libz >= 0.6 * total, (in_libz, total, r.stderr)
