@@ -129,57 +129,16 @@ static int check_kind(struct sg_store *s, char *why, size_t len)
 	return 0;
 }
 
-int sg_store_open(const char *path, bool create, bool readonly, struct sg_store **out, char *why,
-                  size_t len)
+/* A store's settings and tables: a new one's (kind 1) made, and the
+ * writer's settings and push queue set on any (not readonly). */
+static int set_up(struct sg_store *s, int kind, bool readonly, char *why, size_t len)
 {
-	struct sg_store *s = calloc(1, sizeof(*s));
-	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
-	struct stat st;
-	int err, kind, fd;
+	int err = 0;
 
-	*out = NULL;
-	if (!s || !(s->path = strdup(path))) {
-		free(s);
-		return fail(why, len, SG_ENOMEM, "out of memory");
-	}
-	/* SQLite would make an empty database of a path that does not exist,
-	 * and open a directory only to fail later: say which it is. */
-	if (stat(path, &st) != 0) {
-		if (errno != ENOENT || !create) {
-			err = fail(why, len, SG_EIO, "cannot open store %s: %s", path,
-			           strerror(errno));
-			goto out_free;
-		}
-		/* Made here, empty (SQLite takes an empty file for a new
-		 * database), so that a failure says its real cause. */
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd < 0 && errno != EEXIST) {
-			err = fail(why, len, SG_EIO, "cannot create store %s: %s", path,
-			           strerror(errno));
-			goto out_free;
-		}
-		if (fd >= 0)
-			close(fd);
-	} else if (!S_ISREG(st.st_mode)) {
-		err = fail(why, len, SG_EFORMAT, "%s is not a spyglass store (not a regular file)",
-		           path);
-		goto out_free;
-	}
-	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		err = s->db ? db_fail(s, why, len, "open store")
-		            : fail(why, len, SG_ENOMEM, "out of memory");
-		goto out_free;
-	}
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	kind = check_kind(s, why, len);
-	err = kind < 0 ? kind : 0;
-	if (kind == 1 && (readonly || !create))
-		err = fail(why, len, SG_EFORMAT, "%s is not a spyglass store (an empty database)",
-		           path);
 	/* Space freed by retention goes back to the file system, which must
 	 * be said before the first table. WAL: readers never wait for the
 	 * writer, and a commit is one append; FULL: it survives a power cut. */
-	if (!err && kind == 1)
+	if (kind == 1)
 		err = exec(s, "PRAGMA auto_vacuum=INCREMENTAL", why, len, "create store");
 	if (!err && !readonly)
 		err = exec(s,
@@ -195,6 +154,109 @@ int sg_store_open(const char *path, bool create, bool readonly, struct sg_store 
 	}
 	if (!err && !readonly)
 		err = exec(s, queue_schema, why, len, "set up store");
+	return err;
+}
+
+/* A store that does not exist yet is made whole under a name of its own
+ * in the same directory, then linked to path: a reader that opens path
+ * while the agent starts finds no file or a whole store, never an empty
+ * database with no tables yet, and of two agents starting at once on a
+ * new path one makes it and the other opens it. Messages name path. */
+static int create_whole(const char *path, char *why, size_t len)
+{
+	struct sg_store t = {0};
+	struct sg_strbuf tmp = SG_STRBUF_INIT;
+	static const char *const sidecars[] = {"", "-wal", "-shm", "-journal"};
+	int err, fd, link_errno = 0;
+
+	if (sg_strbuf_addf(&tmp, "%s.%d.new", path, (int)getpid()) || !(t.path = strdup(path))) {
+		sg_strbuf_release(&tmp);
+		return fail(why, len, SG_ENOMEM, "out of memory");
+	}
+	/* One left by an agent killed here, whose pid we now have. */
+	unlink(tmp.buf);
+	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = fail(why, len, SG_EIO, "cannot create store %s: %s", path, strerror(errno));
+		goto out;
+	}
+	close(fd);
+	if (sqlite3_open_v2(tmp.buf, &t.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK)
+		err = t.db ? db_fail(&t, why, len, "create store")
+		           : fail(why, len, SG_ENOMEM, "out of memory");
+	else
+		err = set_up(&t, 1, false, why, len);
+	/* The last connection's close checkpoints the WAL into the file. */
+	if (t.db && sqlite3_close(t.db) != SQLITE_OK && !err)
+		err = db_fail(&t, why, len, "create store");
+	t.db = NULL;
+	/* link fails rather than replace a store made meanwhile; a file
+	 * system without hard links gets a rename that does not replace. */
+	if (!err && link(tmp.buf, path) != 0 && errno != EEXIST) {
+		link_errno = errno;
+		if (renameat2(AT_FDCWD, tmp.buf, AT_FDCWD, path, RENAME_NOREPLACE) != 0 &&
+		    errno != EEXIST)
+			err = fail(why, len, SG_EIO, "cannot create store %s: %s", path,
+			           strerror(link_errno));
+	}
+out:
+	for (size_t i = 0; i < sizeof(sidecars) / sizeof(sidecars[0]); i++) {
+		size_t at = tmp.len;
+
+		if (!sg_strbuf_addstr(&tmp, sidecars[i]))
+			unlink(tmp.buf);
+		tmp.len = at;
+		tmp.buf[at] = '\0';
+	}
+	free(t.path);
+	sg_strbuf_release(&tmp);
+	return err;
+}
+
+int sg_store_open(const char *path, bool create, bool readonly, struct sg_store **out, char *why,
+                  size_t len)
+{
+	struct sg_store *s = calloc(1, sizeof(*s));
+	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+	struct stat st;
+	int err, kind;
+
+	*out = NULL;
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return fail(why, len, SG_ENOMEM, "out of memory");
+	}
+	/* SQLite would make an empty database of a path that does not exist,
+	 * and open a directory only to fail later: say which it is. */
+	if (stat(path, &st) != 0) {
+		if (errno != ENOENT || !create) {
+			err = fail(why, len, SG_EIO, "cannot open store %s: %s", path,
+			           strerror(errno));
+			goto out_free;
+		}
+		err = create_whole(path, why, len);
+		if (err)
+			goto out_free;
+	} else if (!S_ISREG(st.st_mode)) {
+		err = fail(why, len, SG_EFORMAT, "%s is not a spyglass store (not a regular file)",
+		           path);
+		goto out_free;
+	}
+	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		err = s->db ? db_fail(s, why, len, "open store")
+		            : fail(why, len, SG_ENOMEM, "out of memory");
+		goto out_free;
+	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	kind = check_kind(s, why, len);
+	err = kind < 0 ? kind : 0;
+	/* An empty file (touch PATH) is made a store in place. */
+	if (kind == 1 && (readonly || !create))
+		err = fail(why, len, SG_EFORMAT, "%s is not a spyglass store (an empty database)",
+		           path);
+	if (!err)
+		err = set_up(s, kind, readonly, why, len);
 	if (err)
 		goto out_free;
 	*out = s;
