@@ -870,6 +870,10 @@ static int push_next(struct agent *a, struct sg_store *q, unsigned *backoff_ms)
 	line[0] = '\0';
 	if (!err) {
 		*backoff_ms = 0;
+	} else if (err == SG_EGONE) {
+		/* The stop's time to send ran out: it waits in the store for
+		 * the next start, as what was not tried does; nothing to say. */
+		dequeue = false;
 	} else if (err == SG_EPERM) {
 		/* Every window would be refused alike: they wait in the store,
 		 * for this run or the next, started with the right ones. */
@@ -932,24 +936,28 @@ static void *push_main(void *arg)
 	return NULL;
 }
 
-/* At the stop, once the last windows are stored: one more pass over the
- * queue, as Pyroscope's clients flush on stop, until it is empty, the
- * server fails once, or PUSH_FLUSH_MS have passed. What is left waits in
- * the store for the next start. */
-static void push_remaining(struct agent *a)
+static uint64_t mono_ms(void)
 {
 	struct timespec now;
-	uint64_t until;
-	unsigned backoff = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	until = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000 + PUSH_FLUSH_MS;
+	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+/* At the stop, once the last windows are stored: one more pass over the
+ * queue, as Pyroscope's clients flush on stop, until it is empty, the
+ * server fails once, or until (the pusher's deadline: PUSH_FLUSH_MS after
+ * the last windows were stored, the request the push thread had in flight
+ * included) has passed. What is left waits in the store for the next
+ * start. */
+static void push_remaining(struct agent *a, uint64_t until)
+{
+	unsigned backoff = 0;
+
 	/* Bounded by the queue's length and the deadline. */
-	while (push_next(a, a->store, &backoff) > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000 >= until)
+	while (push_next(a, a->store, &backoff) > 0)
+		if (mono_ms() >= until)
 			break;
-	}
 }
 
 static void retain(struct agent *a)
@@ -1030,8 +1038,14 @@ int cmd_agent(int argc, char **argv)
 	 * window holds so far. */
 	reap(a, true);
 	if (a->pushing) {
+		/* A request in flight (to a server that hangs: up to
+		 * PUSH_TIMEOUT_MS) ends by the deadline too, so the stop takes
+		 * PUSH_FLUSH_MS at most, not twice PUSH_TIMEOUT_MS. */
+		uint64_t until = mono_ms() + PUSH_FLUSH_MS;
+
+		sg_push_deadline(a->pusher, until);
 		pthread_join(a->push_thread, NULL);
-		push_remaining(a);
+		push_remaining(a, until);
 	}
 	pthread_mutex_destroy(&a->lock);
 	status = SG_EXIT_OK;

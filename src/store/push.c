@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -23,14 +26,51 @@ struct sg_push {
 	CURL *legacy;
 	struct curl_slist *legacy_headers;
 	char *base;
+	long timeout_ms;
+	/* When every request must have ended (CLOCK_MONOTONIC, ms; 0: no
+	 * such time): set by sg_push_deadline, maybe from another thread. */
+	_Atomic uint64_t deadline_ms;
 };
 
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* libcurl's progress callback, called often during a request and about
+ * once a second while it waits: a request in flight when the deadline is
+ * set ends by it, whatever its own time limit. */
+static int past_deadline(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow)
+{
+	struct sg_push *p = arg;
+	uint64_t until = atomic_load(&p->deadline_ms);
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return until && now_ms() >= until;
+}
+
+void sg_push_deadline(struct sg_push *p, uint64_t mono_ms)
+{
+	atomic_store(&p->deadline_ms, mono_ms);
+}
+
 /* What both handles share: time limits, protocols, auth. */
-static void common_options(CURL *c, const struct sg_push_opts *o, const char *auth)
+static void common_options(CURL *c, struct sg_push *p, const struct sg_push_opts *o,
+                           const char *auth)
 {
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, past_deadline);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, p);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (auth) {
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
@@ -86,9 +126,10 @@ int sg_push_new(const struct sg_push_opts *o, struct sg_push **out, char *why, s
 		goto nomem;
 	curl_easy_setopt(p->curl, CURLOPT_URL, p->endpoint);
 	curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, p->headers);
-	common_options(p->curl, o, p->auth);
+	p->timeout_ms = o->timeout_ms;
+	common_options(p->curl, p, o, p->auth);
 	curl_easy_setopt(p->legacy, CURLOPT_HTTPHEADER, p->legacy_headers);
-	common_options(p->legacy, o, p->auth);
+	common_options(p->legacy, p, o, p->auth);
 	*out = p;
 	return 0;
 nomem:
@@ -232,6 +273,31 @@ static int outcome(CURL *c, CURLcode rc, const char *url, long *status, char *wh
 	return *status == 408 || *status == 429 || *status >= 500 ? SG_EIO : SG_EFORMAT;
 }
 
+/* One request on c, within its time limit and the deadline if one is
+ * set: SG_EGONE, with why, when the deadline cut it or came first. */
+static int request(struct sg_push *p, CURL *c, const char *url, long *status, char *why, size_t len)
+{
+	uint64_t until = atomic_load(&p->deadline_ms), now = now_ms();
+	long limit = p->timeout_ms;
+	CURLcode rc;
+
+	*status = 0;
+	if (until && now + 1 >= until) {
+		snprintf(why, len, "could not push to %s: the stop's time to send ran out", url);
+		return SG_EGONE;
+	}
+	if (until && until - now < (uint64_t)limit)
+		limit = (long)(until - now);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, limit);
+	rc = curl_easy_perform(c);
+	until = atomic_load(&p->deadline_ms);
+	if (rc != CURLE_OK && until && now_ms() + 1 >= until) {
+		snprintf(why, len, "could not push to %s: the stop's time to send ran out", url);
+		return SG_EGONE;
+	}
+	return outcome(c, rc, url, status, why, len);
+}
+
 /* A label as the legacy name takes it: none of { } , = in it. */
 static int legacy_add(struct sg_strbuf *b, const char *s)
 {
@@ -285,7 +351,7 @@ static int send_legacy(struct sg_push *p, const struct sg_store_pushed *w, char 
 		curl_easy_setopt(p->legacy, CURLOPT_URL, url.buf);
 		curl_easy_setopt(p->legacy, CURLOPT_MIMEPOST, form);
 		curl_easy_setopt(p->legacy, CURLOPT_WRITEFUNCTION, discard);
-		err = outcome(p->legacy, curl_easy_perform(p->legacy), p->base, &status, why, len);
+		err = request(p, p->legacy, p->base, &status, why, len);
 		curl_easy_setopt(p->legacy, CURLOPT_MIMEPOST, NULL);
 	}
 	curl_mime_free(form);
@@ -312,7 +378,7 @@ int sg_push_send(struct sg_push *p, const struct sg_store_pushed *w, char *why, 
 	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body.buf);
 	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
 	curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, discard);
-	err = outcome(p->curl, curl_easy_perform(p->curl), p->endpoint, &status, why, len);
+	err = request(p, p->curl, p->endpoint, &status, why, len);
 	sg_strbuf_release(&body);
 	/* No such endpoint: a server older than the push API. */
 	if (err == SG_EFORMAT && status == 404) {

@@ -14,6 +14,7 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
@@ -38,5 +39,13 @@ void sg_push_free(struct sg_push *p);
  * fixed); SG_EFORMAT when it never will (another 4xx: a bad request). why
  * says which. */
 int sg_push_send(struct sg_push *p, const struct sg_store_pushed *w, char *why, size_t len);
+
+/* From now on every request, the one in flight included, ends by
+ * mono_ms (CLOCK_MONOTONIC, in ms; about a second late at most for one in
+ * flight), and sg_push_send returns SG_EGONE when that cut it or the time
+ * has passed: for the stop, which may send what is queued for so long and
+ * no longer. The one call that may come from another thread while a send
+ * runs. */
+void sg_push_deadline(struct sg_push *p, uint64_t mono_ms);
 
 #endif

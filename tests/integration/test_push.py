@@ -36,9 +36,11 @@ class Receiver(object):
     """An HTTP server on 127.0.0.1 that keeps every push; stop() and
     start() again on the same port make an outage."""
 
-    def __init__(self, port=0, old=False, refuse=None):
+    def __init__(self, port=0, old=False, refuse=None, delay=0):
         self.requests = []
         self.refused = 0
+        self.delayed = 0
+        self.delay = delay  # seconds each push waits before it is answered
         self.port = port
         self.old = old  # a server from before the push API: /ingest only
         self.refuse = refuse  # an HTTP status answered to every push
@@ -51,6 +53,12 @@ class Receiver(object):
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.delay:
+                    receiver.delayed += 1
+                    time.sleep(receiver.delay)
+                    # The client gave up long ago: nothing to answer.
+                    self.close_connection = True
+                    return
                 refuse = 404 if old and not self.path.startswith("/ingest?") else receiver.refuse
                 if refuse:
                     receiver.refused += 1
@@ -68,6 +76,9 @@ class Receiver(object):
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        # stop() does not wait for a delayed answer.
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -286,3 +297,45 @@ def test_push_rejected_windows_said_once(tmp_path):
         (len(rows), queued, rejecting.refused)
     lines = log.splitlines()
     assert len(lines) == 1 and "HTTP 400" in lines[0] and "given up" in lines[0], log
+
+
+def test_push_to_a_hanging_server_keeps_sampling(tmp_path):
+    """A server that takes each push and never answers in time (it waits
+    longer than the 10 s a request may take): windows go on being stored,
+    one a second as --window 1 says, with no gap, the failure is said
+    once, and the windows stay queued. The stop takes the 5 s it may send
+    in at most, the request in flight cut at that deadline too (it took
+    10 + 10 s: the request in flight, then the stop's first try)."""
+    receiver = Receiver(delay=25)
+    store = str(tmp_path / "s.db")
+    busy = workload(tmp_path, "cpu_split.py", 16)
+    agent = Agent(tmp_path, "--store", store, "--match", MARK, "--window", "1", "-r", "50",
+                  "--push", receiver.url)
+    assert busy.wait(timeout=60) == 0
+    time.sleep(1)
+    started = time.time()
+    status, log = agent.stop()
+    stopped = time.time() - started
+    receiver.stop()
+    assert status == 0, log
+    rows, queued = windows_in(store)
+    # The first try hung until its time limit, then the backoff's: at
+    # least two requests reached the server, none was answered.
+    assert receiver.delayed >= 2 and not receiver.requests, receiver.delayed
+    assert queued == len(rows), (queued, len(rows))
+    db = sqlite3.connect(store)
+    try:
+        starts = [s for s, in db.execute("SELECT start_ns FROM windows WHERE mode = 'cpu' "
+                                         "ORDER BY start_ns")]
+    finally:
+        db.close()
+    # 16 s of run in 1 s windows on one grid: each window follows the last
+    # by exactly one (a window held up by the pusher would leave a gap).
+    assert len(starts) >= 15, len(starts)
+    assert all(b - a == 10**9 for a, b in zip(starts, starts[1:])), starts
+    lines = log.splitlines()
+    assert len(lines) == 1 and "could not push" in lines[0] and "Timeout" in lines[0] and \
+        "sampling goes on" in lines[0], log
+    # The stop sends what is queued for 5 s at most (the progress callback
+    # that cuts a request in flight runs about once a second).
+    assert stopped < 8, stopped
