@@ -38,6 +38,11 @@
 #define TPFLAGS_BYTES    (1ul << 27)
 #define TPFLAGS_UNICODE  (1ul << 28)
 #define TPFLAGS_DICT     (1ul << 29)
+#define TPFLAGS_TYPE     (1ul << 31) /* type and its subclasses: objects are classes */
+/* A str's state word (3.3+): its kind (bytes a character) and whether its
+ * characters follow the header (compact) or sit in a buffer of their own. */
+#define STR_KIND(s)    (((s) >> 2) & 7u)
+#define STR_COMPACT(s) (((s) >> 5) & 1u)
 /* Referents whose headers are read in one system call. */
 #define BATCH 12
 /* A list walk that meets this many objects in a row it counted already has
@@ -64,6 +69,7 @@ struct typeinfo {
 	bool heap;  /* a class defined in Python: may have instance attributes */
 	bool valid; /* its type object could be read, with sane sizes */
 	bool dummy; /* a type of size 0: the placeholder of deleted dict keys */
+	bool meta;  /* its objects are classes (type or a metaclass) */
 	uint64_t basicsize, itemsize;
 	struct sg_pyattrs_type attrs; /* where a class's instances keep attributes */
 	uint64_t tp_dict;             /* a class's own dict */
@@ -225,6 +231,7 @@ static long type_index(struct census *c, uint64_t type)
 		ti->heap = flags & TPFLAGS_HEAPTYPE;
 		t->python = ti->heap;
 		ti->tp_dict = sg_layout_u64(copy, l->heap.type_dict);
+		ti->meta = flags & TPFLAGS_TYPE;
 		/* A type object that tore or was freed has no sane sizes. */
 		ti->valid =
 		    ti->basicsize >= 16 && ti->basicsize <= (1u << 20) && ti->itemsize <= 64;
@@ -252,11 +259,20 @@ static uint64_t object_bytes(struct census *c, const struct typeinfo *ti, uint64
 	uint64_t n = size < 0 ? (uint64_t)-size : (uint64_t)size, bytes;
 
 	switch (ti->kind) {
-	case K_STR:
-		bytes = l->str_kind == SG_STR_UNICODE
-		            ? sg_pystr_sizeof(l, n, (uint32_t)sg_layout_u64(obj, l->unicode.state))
-		            : 0;
+	case K_STR: {
+		uint32_t state = (uint32_t)sg_layout_u64(obj, l->unicode.state);
+		unsigned kind = STR_KIND(state);
+
+		if (l->str_kind != SG_STR_UNICODE)
+			return ti->basicsize;
+		bytes = sg_pystr_sizeof(l, n, state);
+		/* Not compact (a str subclass's instance): its characters are
+		 * in a buffer of its own, which str.__sizeof__ counts. */
+		if (!bytes && !STR_COMPACT(state) && (kind == 1 || kind == 2 || kind == 4) &&
+		    n < (1ull << 40))
+			bytes = ti->basicsize + (n + 1) * kind;
 		return bytes ? bytes : ti->basicsize;
+	}
 	case K_LIST:
 		n = sg_layout_u64(obj, l->heap.list_allocated);
 		return ti->basicsize + (n < (1ull << 40) ? n * 8 : 0);
@@ -551,6 +567,14 @@ struct parent {
 	bool via_dict; /* the container is an instance, and this its __dict__ */
 };
 
+/* An object of the type held under a line: a line's count is how many
+ * distinct objects it holds, however many of its holders refer to each
+ * and however often (held_count). */
+struct held {
+	uint64_t obj;
+	uint32_t line;
+};
+
 /* What the referrer search keeps. */
 struct referrers {
 	struct sg_u64map want;  /* object -> index in parents + 1 (0: not found yet) */
@@ -564,6 +588,8 @@ struct referrers {
 	char (*frames)[256];     /* "local kept of hold (app.py) in thread 'worker'" */
 	size_t nframes, cap_frames;
 	struct sg_intern lines; /* the holders' lines said so far, by index */
+	struct held *held;      /* the objects each line holds, a pair a reference */
+	size_t nheld, cap_held;
 };
 
 #define MAX_HOLDERS 65536 /* holders named one by one; the rest are "other" */
@@ -818,27 +844,52 @@ static int by_count(const void *a, const void *b)
 	return x->count != y->count ? (x->count > y->count ? -1 : 1) : strcmp(x->what, y->what);
 }
 
-/* Add n objects held by what, merged with a line saying the same: lines
- * are interned in the order they are added, so a line's id is its index
- * (holders are many when the type is str or int: one per container). */
+/* One more holder said what, merged with a line saying the same: lines
+ * are interned in the order they are added, so a line's id (*id) is its
+ * index (holders are many when the type is str or int: one per
+ * container). The objects a line holds are counted later (held_add). */
 static int add_holder(struct sg_pyheap *h, struct sg_intern *lines, size_t *cap, const char *what,
-                      uint64_t n)
+                      uint32_t *id)
 {
-	uint32_t id;
-
-	if (sg_intern_put(lines, what, strlen(what), &id))
+	if (sg_intern_put(lines, what, strlen(what), id))
 		return SG_ENOMEM;
-	if (id < h->nholders) {
-		h->holders[id].count += n;
-		h->holders[id].holders++;
+	if (*id < h->nholders) {
+		h->holders[*id].holders++;
 		return 0;
 	}
 	if (grow((void **)&h->holders, cap, h->nholders + 1, sizeof(*h->holders)))
 		return SG_ENOMEM;
 	snprintf(h->holders[h->nholders].what, sizeof(h->holders[0].what), "%s", what);
-	h->holders[h->nholders].count = n;
+	h->holders[h->nholders].count = 0;
 	h->holders[h->nholders++].holders = 1;
 	return 0;
+}
+
+static int held_add(struct referrers *r, uint32_t line, uint64_t obj)
+{
+	if (grow((void **)&r->held, &r->cap_held, r->nheld + 1, sizeof(*r->held)))
+		return SG_ENOMEM;
+	r->held[r->nheld++] = (struct held){obj, line};
+	return 0;
+}
+
+static int by_line(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return (x->obj > y->obj) - (x->obj < y->obj);
+}
+
+static void held_count(struct sg_pyheap *h, struct held *v, size_t n)
+{
+	if (n)
+		qsort(v, n, sizeof(*v), by_line);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].line < h->nholders &&
+		    (i == 0 || v[i].line != v[i - 1].line || v[i].obj != v[i - 1].obj))
+			h->holders[v[i].line].count++;
 }
 
 /* The thread th as a holder line names it: by its threading name when
@@ -884,7 +935,11 @@ static int frame_locals(struct census *c, struct referrers *r, struct sg_pycodes
 		say(label, sizeof(label), "local %s of %s (%s) in %s", slots[i].name, code->name,
 		    file ? file + 1 : code->filename, thread);
 		if (is_type(c, slots[i].value, &t) && target[t]) {
-			err = add_holder(c->out, &r->lines, cap, label, 1);
+			uint32_t id;
+
+			err = add_holder(c->out, &r->lines, cap, label, &id);
+			if (!err)
+				err = held_add(r, id, slots[i].value);
 			continue;
 		}
 		/* The innermost frame that holds an object names it. */
@@ -959,27 +1014,64 @@ static int find_frame_locals(struct census *c, struct referrers *r, const bool *
 	return err;
 }
 
+/* The line for an object a root dict (a module's globals, a class's
+ * dict) holds under key, as describe names what a root holds: "the list
+ * _CACHE in module app", "the list app.Registry.items (a class
+ * attribute)". False when holder is no root or key no str. */
+static bool root_line(struct census *c, const struct referrers *r, uint64_t holder, uint64_t key,
+                      const char *tn, char *out, size_t len)
+{
+	char k[128];
+	uint64_t at;
+
+	if (!key || sg_pystr_read(&c->pp->mem, c->l, c->pp->str_type, key, k, sizeof(k)))
+		return false;
+	if (sg_u64map_get(&r->modules, holder, &at))
+		say(out, len, "the %s %s in module %s", tn, k, r->names[at - 1]);
+	else if (sg_u64map_get(&r->classes, holder, &at))
+		say(out, len, "the %s %s.%s (a class attribute)", tn, c->out->types[at - 1].name,
+		    k);
+	else
+		return false;
+	return true;
+}
+
+/* A root's lines are said reference by reference (root_line); its
+ * others once, the first time one is needed. */
+#define ROOT_HOLDER (1ull << 63)
+
 /* What holds the objects whose type is named name, grouped by what it is. */
 static int find_referrers(struct census *c, const char *name)
 {
 	struct sg_pyheap *h = c->out;
 	struct referrers r = {0};
-	struct sg_u64map held = SG_U64MAP_INIT; /* holder -> objects it holds */
+	struct sg_u64map held = SG_U64MAP_INIT;    /* holder -> its references to the type */
+	struct sg_u64map line_of = SG_U64MAP_INIT; /* holder -> its line + 1, or ROOT_HOLDER */
 	struct holder *hs = NULL;
-	bool *target = calloc(h->ntypes ? h->ntypes : 1, sizeof(*target));
-	size_t nh = 0, cap = 0, hcap = 0, pos = 0;
-	uint64_t addr, n, other = 0;
-	int err = target ? 0 : SG_ENOMEM;
+	bool *target = NULL;
+	size_t nh = 0, cap = 0, hcap = 0, pos = 0, kept = 0;
+	uint64_t addr, n;
+	uint32_t other = UINT32_MAX;
+	int err = 0;
 
 	sg_u64map_init(&r.want);
 	sg_u64map_init(&r.modules);
 	sg_u64map_init(&r.classes);
 	sg_u64map_init(&r.locals);
 	sg_intern_init(&r.lines);
-	for (size_t i = 0; i < h->ntypes; i++) {
+	/* Every class the census met is a root, whether or not it has
+	 * instances: a class never instantiated holds its attributes still.
+	 * Its type is read here (it adds a type of no objects, dropped with
+	 * the others the census ends with). */
+	while (sg_u64map_next(&c->seen, &pos, &addr, &n))
+		if (c->info[n - 1].meta && type_index(c, addr) < 0)
+			break;
+	if (!(target = calloc(h->ntypes ? h->ntypes : 1, sizeof(*target))))
+		err = SG_ENOMEM;
+	for (size_t i = 0; !err && i < h->ntypes; i++) {
 		target[i] = strcmp(h->types[i].name, name) == 0;
 		h->referred += target[i] ? h->types[i].count : 0;
-		if (!err && c->info[i].heap && c->info[i].tp_dict)
+		if (h->types[i].python && c->info[i].tp_dict)
 			err = sg_u64map_put(&r.classes, c->info[i].tp_dict, i + 1);
 	}
 	/* The holders: the containers that refer to the objects directly. */
@@ -999,7 +1091,7 @@ static int find_referrers(struct census *c, const char *name)
 			err = sg_u64map_put(&held, w.addr, was + count);
 		}
 	}
-	for (; !err && sg_u64map_next(&held, &pos, &addr, &n);) {
+	for (pos = 0; !err && sg_u64map_next(&held, &pos, &addr, &n);) {
 		uint32_t t = 0;
 
 		if (!(err = grow((void **)&hs, &cap, nh + 1, sizeof(*hs))) && is_type(c, addr, &t))
@@ -1029,26 +1121,83 @@ static int find_referrers(struct census *c, const char *name)
 		if (r.nparents == before)
 			break;
 	}
+	/* Each holder's line; a root's are its keys'. */
 	for (size_t i = 0; !err && i < nh; i++) {
 		char what[512];
+		uint32_t id;
 
-		if (i >= MAX_HOLDERS) {
-			other += hs[i].count;
+		if (i < MAX_HOLDERS && (sg_u64map_get(&r.modules, hs[i].addr, NULL) ||
+		                        sg_u64map_get(&r.classes, hs[i].addr, NULL))) {
+			err = sg_u64map_put(&line_of, hs[i].addr, ROOT_HOLDER);
 			continue;
 		}
-		describe(c, &r, hs[i].addr, hs[i].type, target, what, sizeof(what));
-		err = add_holder(h, &r.lines, &hcap, what, hs[i].count);
+		if (i >= MAX_HOLDERS && other != UINT32_MAX) {
+			h->holders[other].holders++;
+			id = other;
+		} else if (i >= MAX_HOLDERS) {
+			err = add_holder(h, &r.lines, &hcap, "other holders, each of fewer objects",
+			                 &other);
+			id = other;
+		} else {
+			describe(c, &r, hs[i].addr, hs[i].type, target, what, sizeof(what));
+			err = add_holder(h, &r.lines, &hcap, what, &id);
+		}
+		if (!err)
+			err = sg_u64map_put(&line_of, hs[i].addr, (uint64_t)id + 1);
 	}
-	if (!err && other)
-		err = add_holder(h, &r.lines, &hcap, "other holders, each of fewer objects", other);
+	/* The objects each line holds, each reference once. */
+	for (size_t i = 0; !err && i < c->nwork; i++) {
+		struct work w = c->work[i];
+		uint32_t fallback = UINT32_MAX, t;
+		uint64_t line, refs;
+
+		/* A holder met twice in the work is read once. */
+		if (!sg_u64map_get(&held, w.addr, &refs) || !refs ||
+		    !sg_u64map_get(&line_of, w.addr, &line) || referents(c, &w, false))
+			continue;
+		err = sg_u64map_put(&held, w.addr, 0);
+		for (size_t k = 0; !err && k < c->nrefs; k++) {
+			uint64_t obj = c->refs[k],
+			         key = k < c->pairs && (k & 1) ? c->refs[k - 1] : 0;
+			char what[512];
+			uint32_t id;
+
+			if (!is_type(c, obj, &t) || !target[t] || k == c->dict_at)
+				continue;
+			if (line != ROOT_HOLDER) {
+				err = held_add(&r, (uint32_t)(line - 1), obj);
+				continue;
+			}
+			if (root_line(c, &r, w.addr, key, h->types[t].name, what, sizeof(what))) {
+				err = add_holder(h, &r.lines, &hcap, what, &id);
+			} else if (fallback == UINT32_MAX) {
+				describe(c, &r, w.addr, w.type, target, what, sizeof(what));
+				err = add_holder(h, &r.lines, &hcap, what, &fallback);
+				id = fallback;
+			} else {
+				id = fallback;
+			}
+			if (!err)
+				err = held_add(&r, id, obj);
+		}
+	}
+	if (!err)
+		held_count(h, r.held, r.nheld);
+	/* A line whose holder changed between the two reads holds nothing. */
+	for (size_t i = 0; i < h->nholders; i++)
+		if (h->holders[i].count)
+			h->holders[kept++] = h->holders[i];
+	h->nholders = kept;
 	if (h->nholders)
 		qsort(h->holders, h->nholders, sizeof(*h->holders), by_count);
 	sg_u64map_release(&held);
+	sg_u64map_release(&line_of);
 	sg_u64map_release(&r.want);
 	sg_u64map_release(&r.modules);
 	sg_u64map_release(&r.classes);
 	sg_u64map_release(&r.locals);
 	sg_intern_release(&r.lines);
+	free(r.held);
 	free(r.parents);
 	free(r.names);
 	free(r.frames);

@@ -50,7 +50,7 @@ struct sg_pyheap_type {
  * per kind of holder, holders that say the same merged. */
 struct sg_pyheap_holder {
 	char what[512];   /* "the dict _SESSIONS in module app.cache" */
-	uint64_t count;   /* objects of the type held directly */
+	uint64_t count;   /* objects of the type held directly, each once */
 	uint64_t holders; /* containers merged into this line */
 };
 

@@ -272,3 +272,89 @@ def test_diff_names_a_growing_closure_list(python):
         assert top["count"] >= BASE_HANDLERS and top["count"] >= doc["held"] - 2000, (top, doc)
     finally:
         stop(proc)
+
+
+def start_holders(python):
+    """Start tests/workloads/heap_holders.py and wait until it has written its truth."""
+    fd, truth = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    os.unlink(truth)
+    proc = start(python, "heap_holders.py", 60, truth=truth, settle=0)
+    deadline = time.time() + TIMEOUT
+    while not os.path.exists(truth) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    with open(truth) as f:
+        doc = json.load(f)
+    os.unlink(truth)
+    wait_idle(proc.pid)
+    return proc, doc
+
+
+def test_referrers_class_attribute_without_instances(python):
+    # Registry is never instantiated: its class attribute items, a list,
+    # is the only holder of every Entry, and is named as one.
+    proc, truth = start_holders(python)
+    try:
+        status, out, err = heap("--pid", proc.pid, "--referrers", "__main__.Entry", "--json")
+        assert status == 0, err
+        doc = json.loads(out)
+        assert doc["held"] == truth["counts"]["__main__.Entry"] == truth["entries"], doc
+        assert doc["holders"] == [{"what": "the list __main__.Registry.items (a class attribute)",
+                                   "count": truth["entries"], "holders": 1}], doc["holders"]
+        # The list itself, held directly by the class's dict, is named by
+        # its attribute too (and a module global's list by its global).
+        status, out, err = heap("--pid", proc.pid, "--referrers", "list", "--top", 0, "--json")
+        assert status == 0, err
+        holders = {h["what"]: (h["count"], h["holders"]) for h in json.loads(out)["holders"]}
+        assert holders.get("the list __main__.Registry.items (a class attribute)") == (1, 1), holders
+        assert holders.get("the list TOKENS in module __main__") == (1, 1), holders
+        assert proc.poll() is None
+    finally:
+        stop(proc)
+
+
+def test_referrers_count_objects_not_references(python):
+    # Each of the 400 Tokens is in the list TOKENS, in each of the three
+    # tuples in the list VIEWS, and twice in the tuple PAIRS: a line counts
+    # the Tokens it holds, each once, however many of its holders refer to
+    # it and however often.
+    proc, truth = start_holders(python)
+    try:
+        status, out, err = heap("--pid", proc.pid, "--referrers", "__main__.Token", "--json")
+        assert status == 0, err
+        doc = json.loads(out)
+        n = truth["tokens"]
+        assert doc["held"] == truth["counts"]["__main__.Token"] == n, doc
+        holders = {h["what"]: (h["count"], h["holders"]) for h in doc["holders"]}
+        assert holders == {
+            "the list TOKENS in module __main__": (n, 1),
+            "a tuple in the list VIEWS in module __main__": (n, truth["views"]),
+            "the tuple PAIRS in module __main__": (n, 1),
+        }, doc["holders"]
+        # No line holds more objects of a type than the census counted.
+        status, out, err = heap("--pid", proc.pid, "--referrers", "type", "--top", 0, "--json")
+        assert status == 0, err
+        doc = json.loads(out)
+        assert doc["holders"] and all(h["count"] <= doc["held"] for h in doc["holders"]), \
+            (doc["held"], doc["holders"][:3])
+    finally:
+        stop(proc)
+
+
+def test_census_bytes_match_getsizeof(python):
+    # Row (a list), Table (a dict) and Text (a str), with no __dict__: the
+    # census counts what sys.getsizeof counts for them (the object with its
+    # GC header, a list's item array, a dict's tables, a str's characters),
+    # so each type's bytes are the workload's own sum of getsizeof within
+    # 1% (the target sleeps while it is read; measured: equal).
+    proc, truth = start_holders(python)
+    try:
+        status, out, err = heap("--pid", proc.pid, "--top", 0, "--json")
+        assert status == 0, err
+        types = by_type(json.loads(out))
+        for name, (count, size) in sorted(truth["sizeof"].items()):
+            assert types[name]["count"] == count, (name, types.get(name), count)
+            assert abs(types[name]["bytes"] - size) <= size * 0.01, (name, types[name], size)
+    finally:
+        stop(proc)
