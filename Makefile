@@ -125,6 +125,8 @@ bench: bench-deps $(BUILD)/spyglass $(BUILD)/bench_profile $(BUILD)/bench_store
 	$(PYTHON) bench/bench_native.py --spyglass $(BUILD)/spyglass
 	$(PYTHON) bench/bench_native_python.py --spyglass $(BUILD)/spyglass
 	$(PYTHON) bench/bench_pyclock.py --spyglass $(BUILD)/spyglass
+	$(PYTHON) bench/bench_heap.py --spyglass $(BUILD)/spyglass
+	$(PYTHON) bench/bench_memory.py --spyglass $(BUILD)/spyglass
 
 # The example is a small job with a hot spot and a slow wait: wall mode
 # shows both (README, Start here).
