@@ -5,8 +5,10 @@
  * process_vm_readv, as it would a target's, so the input is copied into a
  * buffer here and every word whose top byte is 0x7f becomes a pointer into
  * that buffer (its low 24 bits an offset): collector lists, objects, types
- * and dicts can then point at each other. Byte 0 picks the layout row and,
- * with its top bit, a search for what holds dicts (--referrers).
+ * and dicts can then point at each other. Byte 0 picks the layout (a
+ * row of layouts.c, 2.7 to 3.12, or 3.13's from its _Py_DebugOffsets,
+ * layout313.h) and, with its top bit, a search for what holds dicts
+ * (--referrers).
  * Whatever the bytes, the census must end (every loop bounded) and never
  * crash; what it counts is not checked.
  *
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "layout313.h"
 #include "python/pyheap.h"
 #include "python/pyproc.h"
 
@@ -34,7 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 9)
 		return 0;
-	l = sg_pylayout_find(data[0] % 8 == 0 ? 2 : 3, minors[data[0] % 8]);
+	l = (data[0] & 0x7f) % 9 == 8
+	        ? fuzz_layout313()
+	        : sg_pylayout_find((data[0] & 0x7f) % 9 == 0 ? 2 : 3, minors[(data[0] & 0x7f) % 9]);
 	if (!l)
 		abort();
 	words = (size - 1) / 8;

@@ -8,8 +8,9 @@
  * config, trace tables, buckets, entries, traces, tracebacks and file name
  * strings can then point at each other. The buffer starts with the config
  * (16 bytes), then the pointer to the default domain's table and to the
- * domains table. Byte 0 picks the layout row and, with its top bit, the
- * grouping by traceback. Whatever the bytes, the read must end (every loop
+ * domains table. Byte 0 picks the layout (a row of layouts.c, 3.6 to
+ * 3.12, or 3.13's from its _Py_DebugOffsets, layout313.h) and, with its
+ * top bit, the grouping by traceback. Whatever the bytes, the read must end (every loop
  * bounded) and never crash; what it counts is not checked, but each stat
  * must point into what was read.
  *
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "layout313.h"
 #include "python/pyproc.h"
 #include "python/pytracemalloc.h"
 
@@ -36,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 33)
 		return 0;
-	l = sg_pylayout_find(3, minors[(data[0] & 0x7f) % 7]);
+	l = (data[0] & 0x7f) % 8 == 7 ? fuzz_layout313()
+	                              : sg_pylayout_find(3, minors[(data[0] & 0x7f) % 8]);
 	if (!l)
 		abort();
 	words = (size - 1) / 8;
