@@ -193,13 +193,14 @@ def test_native_share_matches_truth(python, tmp_path):
     """native_split.py measures the CPU it spends in C (burn) and in Python
     bytecode (spin): the samples under burn (callback_ext.c, C) and under
     spin (Python), each as a share of the two, are within four standard
-    errors (at least 3 points) of what it measured."""
+    errors (at least 3 points) of what it measured. Unmatched samples count
+    too (their Python frames, then the C that ran): leaving them out would
+    favour C, as a thread that calls and returns in Python is the one that
+    fails to match more often."""
     ext = build_extension(python, tmp_path)
     r, merged, unmatched = record_native(python, "native_split.py", [3, ext])
     in_c = in_py = 0
     for stack, n in r.stacks.items():
-        if "[unmatched]" in stack:
-            continue
         if any(f.startswith("burn (") and "callback_ext.c" in f for f in stack):
             in_c += n
         elif any(f.startswith("spin (") and is_python(f) for f in stack):
