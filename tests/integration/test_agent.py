@@ -334,7 +334,10 @@ def test_diff_between_label_values(tmp_path):
     (alpha 5 -> 2 units, gamma 2 -> 5: 30 points each), and not the one
     that kept its share (beta, 3 of 10 units in both)."""
     store = str(tmp_path / "s.db")
-    agent = Agent(tmp_path, "--store", store, "--match", MARK, "--window", "1", "-r", "100",
+    # 200 Hz of the CPU each gets: ~400 samples a side when they share a
+    # core, which a loaded machine halves (a run at 100 Hz had too few to
+    # mark alpha's move).
+    agent = Agent(tmp_path, "--store", store, "--match", MARK, "--window", "1", "-r", "200",
                   "--label-from-env", "APP_VERSION")
     old = workload(tmp_path, "work_split.py", 5, 5, 3, 2, env={"APP_VERSION": "1.4"})
     new = workload(tmp_path, "work_split.py", 5, 2, 3, 5, env={"APP_VERSION": "1.5"})
