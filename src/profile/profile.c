@@ -182,22 +182,30 @@ int sg_profile_add_path_root(struct sg_profile *p, const char *dir)
 	return 0;
 }
 
-uint32_t sg_profile_intern(struct sg_profile *p, const char *s, size_t len)
+/* key's id in t; past the budget (sg_profile_set_budget) the id of over,
+ * counted; NONE when out of memory. */
+static uint32_t put_bounded(struct sg_profile *p, struct sg_intern *t, const void *key, size_t len,
+                            uint32_t over)
 {
 	uint32_t id;
 
-	/* A NUL inside would make the stored string read shorter than its key. */
-	if (len && memchr(s, '\0', len))
-		len = strlen(s);
-	switch (sg_intern_put(&p->strs, s, len, &id)) {
+	switch (sg_intern_put(t, key, len, &id)) {
 	case 0:
 		return id;
 	case SG_EFULL:
 		p->refused++;
-		return p->over_str;
+		return over;
 	default:
 		return NONE;
 	}
+}
+
+uint32_t sg_profile_intern(struct sg_profile *p, const char *s, size_t len)
+{
+	/* A NUL inside would make the stored string read shorter than its key. */
+	if (len && memchr(s, '\0', len))
+		len = strlen(s);
+	return put_bounded(p, &p->strs, s, len, p->over_str);
 }
 
 const char *sg_profile_str(const struct sg_profile *p, uint32_t id)
@@ -208,7 +216,6 @@ const char *sg_profile_str(const struct sg_profile *p, uint32_t id)
 uint32_t sg_profile_frame_id(struct sg_profile *p, const struct sg_frame *f)
 {
 	struct sg_frame key;
-	uint32_t id;
 
 	/* Padding takes part in the comparison: zero it. */
 	memset(&key, 0, sizeof(key));
@@ -216,15 +223,7 @@ uint32_t sg_profile_frame_id(struct sg_profile *p, const struct sg_frame *f)
 	key.file = f->file;
 	key.line = f->line;
 	key.type = f->type;
-	switch (sg_intern_put(&p->frames, &key, sizeof(key), &id)) {
-	case 0:
-		return id;
-	case SG_EFULL:
-		p->refused++;
-		return p->over_frame;
-	default:
-		return NONE;
-	}
+	return put_bounded(p, &p->frames, &key, sizeof(key), p->over_frame);
 }
 
 const struct sg_frame *sg_profile_frame(const struct sg_profile *p, uint32_t id)
@@ -240,7 +239,6 @@ size_t sg_profile_nframes(const struct sg_profile *p)
 uint32_t sg_profile_stack_id(struct sg_profile *p, const uint32_t *frames, size_t n)
 {
 	size_t nframes = sg_intern_count(&p->frames);
-	uint32_t id;
 
 	/* Writers follow every frame id of a stack: they must all exist. */
 	for (size_t i = 0; i < n; i++)
@@ -248,15 +246,7 @@ uint32_t sg_profile_stack_id(struct sg_profile *p, const uint32_t *frames, size_
 			return NONE;
 	if (n > SIZE_MAX / sizeof(*frames))
 		return NONE;
-	switch (sg_intern_put(&p->stacks, frames, n * sizeof(*frames), &id)) {
-	case 0:
-		return id;
-	case SG_EFULL:
-		p->refused++;
-		return p->over_stack;
-	default:
-		return NONE;
-	}
+	return put_bounded(p, &p->stacks, frames, n * sizeof(*frames), p->over_stack);
 }
 
 int sg_profile_set_budget(struct sg_profile *p, size_t bytes)
