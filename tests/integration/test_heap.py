@@ -210,12 +210,13 @@ def test_referrers_name_the_holders(python):
         stop(proc)
 
 
-def start_frames(python):
-    """Start tests/workloads/heap_frames.py and wait until its threads hold their Items."""
+def start_ready(python, workload):
+    """Start tests/workloads/WORKLOAD and wait until it has written its
+    truth (heap_frames.py: once its threads hold their Items) and sleeps."""
     fd, truth = tempfile.mkstemp(suffix=".json")
     os.close(fd)
     os.unlink(truth)
-    proc = start(python, "heap_frames.py", 60, truth=truth, settle=0)
+    proc = start(python, workload, 60, truth=truth, settle=0)
     deadline = time.time() + TIMEOUT
     while not os.path.exists(truth) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -231,7 +232,7 @@ def test_referrers_frame_locals(python):
     # Items that only frames' locals hold: a list in a sleeping thread's
     # local, one Item in another local, and a list in a dict in the main
     # thread's local. Both threads sleep: every Item is placed, exactly.
-    proc, truth = start_frames(python)
+    proc, truth = start_ready(python, "heap_frames.py")
     try:
         status, out, err = heap("--pid", proc.pid, "--referrers", "__main__.Item", "--json")
         assert status == 0, err
@@ -274,27 +275,10 @@ def test_diff_names_a_growing_closure_list(python):
         stop(proc)
 
 
-def start_holders(python):
-    """Start tests/workloads/heap_holders.py and wait until it has written its truth."""
-    fd, truth = tempfile.mkstemp(suffix=".json")
-    os.close(fd)
-    os.unlink(truth)
-    proc = start(python, "heap_holders.py", 60, truth=truth, settle=0)
-    deadline = time.time() + TIMEOUT
-    while not os.path.exists(truth) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.2)
-    with open(truth) as f:
-        doc = json.load(f)
-    os.unlink(truth)
-    wait_idle(proc.pid)
-    return proc, doc
-
-
 def test_referrers_class_attribute_without_instances(python):
     # Registry is never instantiated: its class attribute items, a list,
     # is the only holder of every Entry, and is named as one.
-    proc, truth = start_holders(python)
+    proc, truth = start_ready(python, "heap_holders.py")
     try:
         status, out, err = heap("--pid", proc.pid, "--referrers", "__main__.Entry", "--json")
         assert status == 0, err
@@ -319,7 +303,7 @@ def test_referrers_count_objects_not_references(python):
     # tuples in the list VIEWS, and twice in the tuple PAIRS: a line counts
     # the Tokens it holds, each once, however many of its holders refer to
     # it and however often.
-    proc, truth = start_holders(python)
+    proc, truth = start_ready(python, "heap_holders.py")
     try:
         status, out, err = heap("--pid", proc.pid, "--referrers", "__main__.Token", "--json")
         assert status == 0, err
@@ -348,7 +332,7 @@ def test_census_bytes_match_getsizeof(python):
     # GC header, a list's item array, a dict's tables, a str's characters),
     # so each type's bytes are the workload's own sum of getsizeof within
     # 1% (the target sleeps while it is read; measured: equal).
-    proc, truth = start_holders(python)
+    proc, truth = start_ready(python, "heap_holders.py")
     try:
         status, out, err = heap("--pid", proc.pid, "--top", 0, "--json")
         assert status == 0, err

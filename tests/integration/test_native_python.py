@@ -37,6 +37,11 @@ def is_python(frame):
     return bool(m) and (m.group(1).endswith(".py") or m.group(1).startswith("<"))
 
 
+def python_functions(frames):
+    """The function names of the Python frames among frames, in order."""
+    return [f.split(" (")[0] for f in frames if is_python(f)]
+
+
 def summary_counts(stderr):
     m = re.search(r"native: (\d+) stacks merged with their Python frames, (\d+) unmatched "
                   r"\(\d+ deeper than the 64 KiB copied;", stderr)
@@ -102,7 +107,7 @@ def test_zlib_under_squeeze(python, native_zlib):
     for stack, n, i in found:
         # Below squeeze: the Python callers in order, and native code (the
         # interpreter's start-up) under the first of them.
-        python_frames = [f.split(" (")[0] for f in stack[:i + 1] if is_python(f)]
+        python_frames = python_functions(stack[:i + 1])
         assert python_frames == ["<module>", "main", "squeeze"], stack
         assert not is_python(stack[0]), stack
         above = stack[i + 1:]
@@ -168,7 +173,7 @@ def test_c_calling_back_into_python(python, tmp_path):
         # A stripped interpreter's static functions (Debian's) have no
         # names to be folded by: passed over.
         names = [f.split(" (")[0] for f in stack[i:] if not UNNAMED.match(f)]
-        python_frames = [f.split(" (")[0] for f in stack[:i] if is_python(f)]
+        python_frames = python_functions(stack[:i])
         assert python_frames == ["<module>", "main"], stack
         alternating += n * (names[:len(want)] == want)
     assert alternating >= 0.8 * total, (alternating, total, r.stderr)
@@ -181,7 +186,7 @@ def test_thread_started_from_c(python, tmp_path):
     ext = build_extension(python, tmp_path)
     r, found, total = samples_under(python, "native_cthread.py", "work", [3, ext])
     for stack, n, i in found:
-        python_frames = [f.split(" (")[0] for f in stack if is_python(f)]
+        python_frames = python_functions(stack)
         assert python_frames[:2] == ["work", "spin"] or python_frames == ["work"], stack
         assert not any(f.startswith("<module>") for f in stack), stack
         assert any(f.startswith("c_thread_main (") for f in stack[:i]), stack
@@ -218,7 +223,7 @@ def test_generator_in_its_consumer(python):
     r, found, total = samples_under(python, "native_gen.py", "gen")
     in_order = 0
     for stack, n, i in found:
-        python_frames = [f.split(" (")[0] for f in stack[:i + 1] if is_python(f)]
+        python_frames = python_functions(stack[:i + 1])
         assert python_frames == ["<module>", "consume", "gen"], stack
         above = stack[i + 1:]
         assert not any(is_python(f) for f in above), stack
@@ -252,7 +257,7 @@ def test_embedded_libpython():
     sre = 0
     for stack, n, i in found:
         first = next(k for k, f in enumerate(stack) if is_python(f))
-        assert [f.split(" (")[0] for f in stack[first:i + 1] if is_python(f)] == \
+        assert python_functions(stack[first:i + 1]) == \
             ["<module>", "main", "backtrack"], stack
         assert any(f.startswith("main (") and "embed.c" in f for f in stack[:first]), stack
         above = stack[i + 1:]
@@ -270,7 +275,7 @@ def test_exec_between_its_caller_and_c(python):
     r, found, total = found_under(r, python, merged, unmatched, "squeeze", "<exec>")
     in_libz = 0
     for stack, n, i in found:
-        python_frames = [f.split(" (")[0] for f in stack[:i + 1] if is_python(f)]
+        python_frames = python_functions(stack[:i + 1])
         assert python_frames == ["<module>", "main", "<module>", "squeeze"], stack
         in_libz += n * any("libz.so" in f for f in stack[i + 1:])
     assert in_libz >= 0.6 * total, (in_libz, total, r.stderr)
@@ -450,7 +455,7 @@ def test_eval_between_its_caller_and_c(python):
     r, found, total = found_under(r, python, merged, unmatched, "<module>", "<eval>")
     in_libz = 0
     for stack, n, i in found:
-        python_frames = [f.split(" (")[0] for f in stack[:i + 1] if is_python(f)]
+        python_frames = python_functions(stack[:i + 1])
         assert python_frames == ["<module>", "main", "squeeze", "<module>"], stack
         assert "native_eval.py" in [f for f in stack if f.startswith("squeeze (")][0], stack
         above = stack[i + 1:]

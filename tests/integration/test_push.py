@@ -131,6 +131,21 @@ def windows_in(store):
     return rows, queued
 
 
+def push_run(tmp_path, url, *args, seconds=4, settle=1.5):
+    """An agent (args added) pushing to url while cpu_split.py runs for
+    seconds, stopped settle seconds after it ended: (store, status, log,
+    seconds the stop took)."""
+    store = str(tmp_path / "s.db")
+    busy = workload(tmp_path, "cpu_split.py", seconds)
+    agent = Agent(tmp_path, "--store", store, "--match", MARK, "--window", "1", "-r", "50",
+                  "--push", url, *args)
+    assert busy.wait(timeout=60) == 0
+    time.sleep(settle)
+    started = time.time()
+    status, log = agent.stop()
+    return store, status, log, time.time() - started
+
+
 def test_push_every_window_once_across_an_outage(tmp_path, go_env):
     receiver = Receiver()
     store = str(tmp_path / "s.db")
@@ -195,12 +210,7 @@ def test_push_bad_url_and_unreachable_server(tmp_path):
     # windows stay queued.
     receiver = Receiver()
     receiver.stop()
-    busy = workload(tmp_path, "cpu_split.py", 4)
-    agent = Agent(tmp_path, "--store", store, "--match", MARK, "--window", "1", "-r", "50",
-                  "--push", receiver.url)
-    assert busy.wait(timeout=60) == 0
-    time.sleep(1.5)
-    status, log = agent.stop()
+    store, status, log, _ = push_run(tmp_path, receiver.url)
     assert status == 0, log
     rows, queued = windows_in(store)
     assert len(rows) >= 4 and queued == len(rows), (len(rows), queued)
@@ -252,13 +262,7 @@ def test_push_refused_credentials_keep_the_windows(tmp_path):
     alike: it is said once, with what to check, and the windows stay
     queued; the next run, let in, sends each of them once."""
     refusing = Receiver(refuse=401)
-    store = str(tmp_path / "s.db")
-    busy = workload(tmp_path, "cpu_split.py", 4)
-    agent = Agent(tmp_path, "--store", store, "--match", MARK, "--window", "1", "-r", "50",
-                  "--push", refusing.url, "--push-auth", "ann:wrong")
-    assert busy.wait(timeout=60) == 0
-    time.sleep(1.5)
-    status, log = agent.stop()
+    store, status, log, _ = push_run(tmp_path, refusing.url, "--push-auth", "ann:wrong")
     refusing.stop()
     assert status == 0, log
     rows, queued = windows_in(store)
@@ -283,13 +287,7 @@ def test_push_rejected_windows_said_once(tmp_path):
     """A server that rejects each window as bad (400): each is given up,
     the queue moves on, and the reason is said once, not once a window."""
     rejecting = Receiver(refuse=400)
-    store = str(tmp_path / "s.db")
-    busy = workload(tmp_path, "cpu_split.py", 4)
-    agent = Agent(tmp_path, "--store", store, "--match", MARK, "--window", "1", "-r", "50",
-                  "--push", rejecting.url)
-    assert busy.wait(timeout=60) == 0
-    time.sleep(1.5)
-    status, log = agent.stop()
+    store, status, log, _ = push_run(tmp_path, rejecting.url)
     rejecting.stop()
     assert status == 0, log
     rows, queued = windows_in(store)
@@ -307,15 +305,7 @@ def test_push_to_a_hanging_server_keeps_sampling(tmp_path):
     in at most, the request in flight cut at that deadline too (it took
     10 + 10 s: the request in flight, then the stop's first try)."""
     receiver = Receiver(delay=25)
-    store = str(tmp_path / "s.db")
-    busy = workload(tmp_path, "cpu_split.py", 16)
-    agent = Agent(tmp_path, "--store", store, "--match", MARK, "--window", "1", "-r", "50",
-                  "--push", receiver.url)
-    assert busy.wait(timeout=60) == 0
-    time.sleep(1)
-    started = time.time()
-    status, log = agent.stop()
-    stopped = time.time() - started
+    store, status, log, stopped = push_run(tmp_path, receiver.url, seconds=16, settle=1)
     receiver.stop()
     assert status == 0, log
     rows, queued = windows_in(store)

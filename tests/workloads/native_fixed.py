@@ -16,9 +16,8 @@ from __future__ import print_function
 
 import os
 import sys
-import time
 
-clock = getattr(time, "perf_counter", time.time)
+from groundtruth import wall_clock as clock
 
 
 def chunk():
