@@ -430,6 +430,11 @@ static void print_summary(const struct sg_profile *p, const struct sg_sampler_st
 		        m->rate_asked_hz, m->rate_achieved_hz, (unsigned long long)st->ticks_missed,
 		        (unsigned long long)(st->ticks + st->ticks_missed),
 		        m->mode == SG_MODE_CPU ? "; timer clock" : "");
+	if (st->cpu_clock && st->cpu_unattributed_ns)
+		fprintf(stderr,
+		        "  unattributed: %.3f s of that CPU, in threads that ended before a sample "
+		        "found them running Python\n",
+		        (double)st->cpu_unattributed_ns / 1e9);
 	if (st->clock_note[0])
 		fprintf(stderr, "  clock: the timer, not the CPU clock: %s\n", st->clock_note);
 	if (native && st->cpu_clock)

@@ -125,7 +125,8 @@ static int own_samples(void *ctx, const struct sg_perf_record *rec)
 {
 	const struct filter *f = ctx;
 
-	if ((rec->type != PERF_RECORD_SAMPLE && rec->type != PERF_RECORD_MMAP2) ||
+	if ((rec->type != PERF_RECORD_SAMPLE && rec->type != PERF_RECORD_MMAP2 &&
+	     rec->type != PERF_RECORD_EXIT) ||
 	    (pid_t)rec->pid != f->pid)
 		return 0;
 	return f->fn(f->ctx, rec);

@@ -53,9 +53,11 @@ size_t sg_pyperf_count(const struct sg_pyperf *pc);
  * a signal arrives. 0 or SG_EIO. */
 int sg_pyperf_wait(struct sg_pyperf *pc, uint64_t until_ns);
 
-/* Hand every sample and MMAP2 record written since the last call (of each
- * handle's own pid; other records are passed over) to fn, each handle's in
- * time order. Stops at fn's nonzero return, which it returns. */
+/* Hand every sample, MMAP2 and EXIT record written since the last call
+ * (of each handle's own pid; other records are passed over) to fn, each
+ * handle's in time order: an EXIT's task.unsampled_ns is the thread's CPU
+ * that its samples' weights left out. Stops at fn's nonzero return, which
+ * it returns. */
 int sg_pyperf_read(struct sg_pyperf *pc, sg_perf_fn fn, void *ctx);
 
 /* Cover threads that escaped inherit (started while events opened). 0 or

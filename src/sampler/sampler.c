@@ -85,6 +85,10 @@ struct life {
 	uint32_t stack;            /* stack id of its last walk, NO_STACK when none */
 	uint64_t top_frame;        /* its top frame then */
 	bool truncated;            /* whether that walk left frames out */
+	/* The row of its last CPU-clock sample (clocked_stack NO_STACK when
+	 * none), which takes the CPU it used after that sample once it ends. */
+	uint32_t clocked_stack;
+	struct sg_labels clocked_labels;
 };
 
 #define NO_STACK UINT32_MAX
@@ -125,6 +129,10 @@ struct proc {
 	/* CPU clock: our tid + 1 -> its thread state, or (when it was found
 	 * to have none) the time of that look << 1 | 1. */
 	struct sg_u64map tid_tstate;
+	/* CPU clock: our tid + 1 -> the CPU ns of its samples that found no
+	 * stack to walk (a thread not yet or no longer running Python), for
+	 * its next sample that does, or its last one. */
+	struct sg_u64map unstacked;
 	uint64_t tids_ns; /* when the thread list was last read for it */
 	int failed;       /* a sample's read of the interpreter failed so */
 	/* opts->memory: */
@@ -214,6 +222,7 @@ static void proc_forget(struct proc *pr)
 	sg_u64map_release(&pr->roots);
 	sg_u64map_release(&pr->ns_tids);
 	sg_u64map_release(&pr->tid_tstate);
+	sg_u64map_release(&pr->unstacked);
 	sg_unwind_free(pr->uw);
 	pr->uw = NULL;
 	sg_u64map_release(&pr->roles);
@@ -273,6 +282,7 @@ static int add_proc(struct sampler *s, pid_t pid)
 	sg_u64map_init(&pr->roots);
 	sg_u64map_init(&pr->ns_tids);
 	sg_u64map_init(&pr->tid_tstate);
+	sg_u64map_init(&pr->unstacked);
 	sg_u64map_init(&pr->roles);
 	s->procs[s->nprocs++] = pr;
 	return 0;
@@ -617,6 +627,7 @@ static struct life *life_of(struct sampler *s, struct proc *pr, const struct sg_
 	    .seen_ns = now_ns(CLOCK_MONOTONIC),
 	    .tick_ns = s->now_ns,
 	    .stack = NO_STACK,
+	    .clocked_stack = NO_STACK,
 	};
 	/* A thread already gone stays closed, and reads as gone. */
 	if (th->tid)
@@ -1349,6 +1360,49 @@ static int clocked_thread(struct sampler *s, struct proc *pr, uint64_t interp, p
 	return sg_u64map_put(&pr->tid_tstate, (uint64_t)tid + 1, s->now_ns << 1 | 1);
 }
 
+/* CPU time of tid's that no row holds yet: kept for its next sample. */
+static int unstacked(struct proc *pr, pid_t tid, uint64_t weight_ns)
+{
+	uint64_t kept = 0;
+
+	sg_u64map_get(&pr->unstacked, (uint64_t)tid + 1, &kept);
+	return weight_ns ? sg_u64map_put(&pr->unstacked, (uint64_t)tid + 1, kept + weight_ns) : 0;
+}
+
+static uint64_t take_unstacked(struct proc *pr, pid_t tid)
+{
+	uint64_t kept = 0;
+
+	if (sg_u64map_get(&pr->unstacked, (uint64_t)tid + 1, &kept))
+		sg_u64map_put(&pr->unstacked, (uint64_t)tid + 1, 0);
+	return kept;
+}
+
+/* A thread of pr ended (rec, its EXIT record) with CPU time in no sample:
+ * its last sample's row takes it, as the CPU since the previous sample is
+ * given to a sample's stack (no timeline: nothing was seen then). A thread
+ * never sampled with a stack leaves it unattributed, and said so. */
+static int clocked_exit(struct sampler *s, struct proc *pr, const struct sg_perf_record *rec)
+{
+	pid_t tid = (pid_t)rec->tid;
+	uint64_t left = rec->task.unsampled_ns + take_unstacked(pr, tid);
+	const struct life *last = NULL;
+
+	if (!left)
+		return 0;
+	s->stats->cpu_sampled_ns += rec->task.unsampled_ns;
+	/* A tid is reused only after its thread ended: the latest life with it. */
+	for (size_t i = 0; i < pr->nlives; i++)
+		if (pr->lives[i].tid == tid && pr->lives[i].clocked_stack != NO_STACK &&
+		    (!last || pr->lives[i].seen_ns >= last->seen_ns))
+			last = &pr->lives[i];
+	if (!last) {
+		s->stats->cpu_unattributed_ns += left;
+		return 0;
+	}
+	return sg_profile_add(s->profile, last->clocked_stack, &last->clocked_labels, 0, left);
+}
+
 /* One sample of the CPU clock, rec: a thread of pr has used a period of
  * CPU. Its stack is walked now, as the kernel woke us for it. */
 static int sample_clocked(struct sampler *s, struct proc *pr, const struct sg_perf_record *rec)
@@ -1370,18 +1424,20 @@ static int sample_clocked(struct sampler *s, struct proc *pr, const struct sg_pe
 	if (!err)
 		err = clocked_thread(s, pr, interp, tid, &th);
 	if (err == SG_ENOTREADY)
-		return 0;
+		return unstacked(pr, tid, rec->sample.weight_ns);
 	if (err)
 		return err;
 	if (!th.tstate || !th.top_frame)
-		return 0;
+		return unstacked(pr, tid, rec->sample.weight_ns);
 	lf = life_of(s, pr, &th);
 	if (!lf)
 		return SG_ENOMEM;
 	/* Not reused by the timer, should it take over: walked afresh. */
 	lf->stack = NO_STACK;
 	err = walk_stack(s, pr, &th, rec, &stack, &truncated);
-	if (err || stack == NO_STACK)
+	if (!err && stack == NO_STACK)
+		return unstacked(pr, tid, rec->sample.weight_ns);
+	if (err)
 		return err;
 	if (truncated)
 		s->meta->truncated++;
@@ -1392,7 +1448,10 @@ static int sample_clocked(struct sampler *s, struct proc *pr, const struct sg_pe
 	if (sg_pyproc_interp_read(&pr->pp, interp, &is) == 0 && is.gil_holder == th.tstate)
 		labels.flags |= SG_SAMPLE_GIL;
 	labels.thread_name = lf->label;
-	return sg_profile_add_sample(s->profile, stack, &labels, rec->sample.weight_ns,
+	lf->clocked_stack = stack;
+	lf->clocked_labels = labels;
+	return sg_profile_add_sample(s->profile, stack, &labels,
+	                             rec->sample.weight_ns + take_unstacked(pr, tid),
 	                             time_ns > s->window_ns ? time_ns - s->window_ns : 0, period);
 }
 
@@ -1412,7 +1471,8 @@ static int clocked_one(void *ctx, const struct sg_perf_record *rec)
 			                           rec->mmap.pgoff, rec->mmap.filename)
 			           : 0;
 		s->now_ns = now_ns(CLOCK_MONOTONIC);
-		err = sample_clocked(s, pr, rec);
+		err = rec->type == PERF_RECORD_EXIT ? clocked_exit(s, pr, rec)
+		                                    : sample_clocked(s, pr, rec);
 		/* Handled once the read is done: the events stay open during it. */
 		if (err && err != SG_ENOMEM)
 			pr->failed = err;

@@ -164,8 +164,11 @@ struct sg_sampler_stats {
 	/* Python targets in cpu mode: */
 	bool cpu_clock;          /* sampled by the CPU clock (ticks: its samples) */
 	uint64_t cpu_sampled_ns; /* the CPU clock's samples' weights: the CPU they cover */
-	char clock_note[600];    /* why the timer ran when the CPU clock was
-	                          * asked; "" otherwise */
+	/* Of that, the CPU of threads that ended before any of their samples
+	 * found a Python stack: in the total, in no row. */
+	uint64_t cpu_unattributed_ns;
+	char clock_note[600]; /* why the timer ran when the CPU clock was
+	                       * asked; "" otherwise */
 	/* opts.native on a Python target: samples whose native and Python
 	 * stacks were merged, and those kept with an "[unmatched]" frame
 	 * (merge.h), and how many of those were so because the native stack

@@ -26,6 +26,8 @@
  * stack copied) hundreds of times a second: twice as much. */
 #define RING_PAGES_MAX_OFFCPU 1024
 #define RING_PAGES_MIN        8
+/* The kernel runs cpu-clock's timer no more often than every 10 us. */
+#define MIN_PERIOD_NS 10000
 /* Opened threads at most, so a process with a thread storm cannot take every
  * descriptor we have (two per thread on a 2-CPU machine). */
 #define MAX_THREADS 4096
@@ -56,6 +58,10 @@ struct sg_perf {
 	 * CPU (fd + 1; 0 once closed), whose period its samples there redraw,
 	 * and that event's count at its latest sample (0 before the first). */
 	struct sg_u64map thread_fds, counts;
+	/* With dither, tid + 1: the CPU ns a thread that began while we ran
+	 * used before its events were opened, until its first sample takes
+	 * it. */
+	struct sg_u64map before_open;
 	struct sg_u64map cs_ids;
 	char offcpu_note[256];
 	int *cpus;
@@ -380,17 +386,29 @@ static uint64_t thread_key(const struct sg_perf *perf, pid_t tid, size_t ring)
 }
 
 /* With dither: tid has ended; close its events but those that own a
- * buffer (others write there, and the reader polls them). */
-static void close_thread(struct sg_perf *perf, pid_t tid)
+ * buffer (others write there, and the reader polls them). Returns the CPU
+ * ns of it that no sample stood for: the final counts past each event's
+ * last sample, and what it used before its events opened if no sample
+ * took that. */
+static uint64_t close_thread(struct sg_perf *perf, pid_t tid)
 {
-	uint64_t fd;
+	uint64_t fd, count, sampled, unsampled = 0;
 
 	if (!covered(perf, tid))
-		return;
+		return 0;
+	if (sg_u64map_get(&perf->before_open, (uint64_t)tid + 1, &unsampled))
+		sg_u64map_put(&perf->before_open, (uint64_t)tid + 1, 0);
 	for (size_t i = 0; i < perf->ncpus; i++) {
 		/* Replacing a value needs no memory: the puts cannot fail. */
 		if (!sg_u64map_get(&perf->thread_fds, thread_key(perf, tid, i), &fd) || !fd)
 			continue;
+		/* An ended thread's event keeps its final count (read_format
+		 * 0: the one value). */
+		sampled = 0;
+		sg_u64map_get(&perf->counts, thread_key(perf, tid, i), &sampled);
+		if (read((int)fd - 1, &count, sizeof(count)) == (ssize_t)sizeof(count) &&
+		    count > sampled)
+			unsampled += count - sampled;
 		sg_u64map_put(&perf->thread_fds, thread_key(perf, tid, i), 0);
 		sg_u64map_put(&perf->counts, thread_key(perf, tid, i), 0);
 		if ((int)fd - 1 == perf->rings[i].fd)
@@ -405,12 +423,34 @@ static void close_thread(struct sg_perf *perf, pid_t tid)
 	/* Uncovered, should the tid be given to a new thread of ours. */
 	sg_u64map_put(&perf->covered, (uint64_t)tid + 1, 0);
 	perf->nthreads--;
+	return unsampled;
 }
 
-/* Events on every CPU for tid. Returns 0, SG_ENOMEM, or SG_EIO with the
- * system's errno in *sys_errno. */
-static int open_thread(struct sg_perf *perf, pid_t tid, int *sys_errno)
+/* The CPU ns tid has used so far, from schedstat (which may lag a running
+ * thread by a scheduler tick); 0 when unknown. */
+static uint64_t cpu_so_far(pid_t pid, pid_t tid)
 {
+	struct sg_task task = SG_TASK_CLOSED;
+	struct sg_task_runtime rt = {0};
+
+	if (sg_task_open(&task, pid, tid))
+		return 0;
+	if (sg_task_runtime(&task, &rt))
+		rt.run_ns = 0;
+	sg_task_close(&task);
+	return rt.run_ns;
+}
+
+/* Events on every CPU for tid. young: with dither, a thread that began
+ * while we ran (its FORK record was read), whose CPU before now its first
+ * sample takes, and which gets a first period of an eighth, so that one
+ * living less than a period is still sampled (perf's frequency mode, for
+ * the same reason, starts a new event's period at 1). Returns 0,
+ * SG_ENOMEM, or SG_EIO with the system's errno in *sys_errno. */
+static int open_thread(struct sg_perf *perf, pid_t tid, bool young, int *sys_errno)
+{
+	uint64_t first = perf->period / 8 > MIN_PERIOD_NS ? perf->period / 8 : MIN_PERIOD_NS;
+
 	if (perf->nthreads >= MAX_THREADS)
 		return 0;
 	for (size_t i = 0; i < perf->ncpus; i++) {
@@ -418,7 +458,7 @@ static int open_thread(struct sg_perf *perf, pid_t tid, int *sys_errno)
 		int fd, err;
 
 		if (perf->dither)
-			perf->attr.sample_period = next_period(perf);
+			perf->attr.sample_period = young ? first : next_period(perf);
 		fd =
 		    (int)perf_event_open(&perf->attr, tid, perf->cpus[i], -1, PERF_FLAG_FD_CLOEXEC);
 		if (fd < 0) {
@@ -451,6 +491,9 @@ static int open_thread(struct sg_perf *perf, pid_t tid, int *sys_errno)
 		}
 	}
 	perf->nthreads++;
+	if (young && perf->dither &&
+	    sg_u64map_put(&perf->before_open, (uint64_t)tid + 1, cpu_so_far(perf->pid, tid)))
+		return SG_ENOMEM;
 	return sg_u64map_put(&perf->covered, (uint64_t)tid + 1, 1);
 }
 
@@ -468,7 +511,7 @@ int sg_perf_track(struct sg_perf *perf)
 	for (size_t i = 0; i < n && err != SG_ENOMEM; i++)
 		if (!covered(perf, tids[i]))
 			/* A thread that ended meanwhile cannot be opened: fine. */
-			err = open_thread(perf, tids[i], &(int){0});
+			err = open_thread(perf, tids[i], false, &(int){0});
 	free(tids);
 	return err == SG_ENOMEM ? err : 0;
 }
@@ -511,6 +554,7 @@ static void close_all(struct sg_perf *perf)
 	sg_u64map_release(&perf->cs_ids);
 	sg_u64map_release(&perf->thread_fds);
 	sg_u64map_release(&perf->counts);
+	sg_u64map_release(&perf->before_open);
 	perf->nthreads = 0;
 }
 
@@ -521,7 +565,7 @@ static int open_first(struct sg_perf *perf, pid_t tid, bool *kernel, int *sys_er
 	int err;
 
 	*kernel = true;
-	err = open_thread(perf, tid, sys_errno);
+	err = open_thread(perf, tid, false, sys_errno);
 	if (err == SG_EIO && (*sys_errno == EACCES || *sys_errno == EPERM)) {
 		close_all(perf);
 		perf->attr.exclude_kernel = 1;
@@ -536,7 +580,7 @@ static int open_first(struct sg_perf *perf, pid_t tid, bool *kernel, int *sys_er
 			         "(kernel.perf_event_paranoid above 1 and no CAP_PERFMON): off-CPU "
 			         "time is measured without the stacks threads blocked in");
 		perf->cs = false;
-		err = open_thread(perf, tid, sys_errno);
+		err = open_thread(perf, tid, false, sys_errno);
 	}
 	return err;
 }
@@ -557,6 +601,7 @@ int sg_perf_open(pid_t pid, const struct sg_perf_opts *opts, struct sg_perf **ou
 	sg_u64map_init(&perf->cs_ids);
 	sg_u64map_init(&perf->thread_fds);
 	sg_u64map_init(&perf->counts);
+	sg_u64map_init(&perf->before_open);
 	a = &perf->attr;
 	a->size = sizeof(*a);
 	a->type = PERF_TYPE_SOFTWARE;
@@ -603,9 +648,13 @@ int sg_perf_open(pid_t pid, const struct sg_perf_opts *opts, struct sg_perf **ou
 		perf->cs_attr.mmap = perf->cs_attr.mmap2 = perf->cs_attr.comm = 0;
 		perf->cs_attr.comm_exec = perf->cs_attr.task = perf->cs_attr.context_switch = 0;
 	}
-	/* No watermark set: the kernel wakes a reader when a buffer is half
-	 * full, whatever size it was given; or at every sample. */
-	a->wakeup_events = opts->wake_each ? 1 : 0;
+	/* Without wake_each the kernel wakes a reader when a buffer is half
+	 * full, whatever size it was given. With it, a watermark of one byte
+	 * wakes it at every record: wakeup_events would count samples only,
+	 * and a new thread's FORK record left until the next sample was read
+	 * when the thread (a request's, living a few ms) had ended. */
+	a->watermark = opts->wake_each;
+	a->wakeup_watermark = opts->wake_each ? 1 : 0;
 
 	err = online_cpus(&perf->cpus, &perf->ncpus);
 	if (!err) {
@@ -766,7 +815,7 @@ static int followed_fork(struct sg_perf *perf, const struct sg_perf_record *rec)
 	if (rec->pid != (uint32_t)perf->pid || covered(perf, (pid_t)rec->tid))
 		return 0;
 	/* One that ended already cannot be opened: fine. */
-	return open_thread(perf, (pid_t)rec->tid, &sys_errno) == SG_ENOMEM ? SG_ENOMEM : 0;
+	return open_thread(perf, (pid_t)rec->tid, true, &sys_errno) == SG_ENOMEM ? SG_ENOMEM : 0;
 }
 
 /* The sample's weight: a switch-out's 0, else the period or, with dither,
@@ -780,7 +829,7 @@ static int followed_fork(struct sg_perf *perf, const struct sg_perf_record *rec)
  * 10-15 us in a VM): the price of an unbiased clock. */
 static int weigh(struct sg_perf *perf, struct sg_perf_record *rec, size_t ring)
 {
-	uint64_t key = thread_key(perf, (pid_t)rec->tid, ring), fd, before = 0, period;
+	uint64_t key = thread_key(perf, (pid_t)rec->tid, ring), fd, before = 0, period, head;
 
 	rec->sample.weight_ns = rec->sample.switch_out ? 0 : perf->period;
 	if (!perf->dither || rec->sample.switch_out ||
@@ -790,6 +839,10 @@ static int weigh(struct sg_perf *perf, struct sg_perf_record *rec, size_t ring)
 	rec->sample.weight_ns = rec->sample.count > before ? rec->sample.count - before : 0;
 	if (sg_u64map_put(&perf->counts, key, rec->sample.count))
 		return SG_ENOMEM;
+	if (sg_u64map_get(&perf->before_open, (uint64_t)rec->tid + 1, &head) && head) {
+		rec->sample.weight_ns += head;
+		sg_u64map_put(&perf->before_open, (uint64_t)rec->tid + 1, 0);
+	}
 	period = next_period(perf);
 	ioctl((int)fd - 1, PERF_EVENT_IOC_PERIOD, &period);
 	return 0;
@@ -852,7 +905,7 @@ int sg_perf_read(struct sg_perf *perf, sg_perf_fn fn, void *ctx)
 			err = followed_fork(perf, rec);
 		else if (rec->type == PERF_RECORD_EXIT && perf->dither &&
 		         rec->pid == (uint32_t)perf->pid)
-			close_thread(perf, (pid_t)rec->tid);
+			rec->task.unsampled_ns = close_thread(perf, (pid_t)rec->tid);
 		else if (rec->type == PERF_RECORD_SAMPLE && perf->cs_ids.len)
 			rec->sample.switch_out = sg_u64map_get(&perf->cs_ids, rec->id + 1, NULL);
 		if (rec->type == PERF_RECORD_SAMPLE)

@@ -38,9 +38,10 @@ struct sg_perf_opts {
 	uint32_t stack_bytes; /* user stack copied per sample: a multiple of 8
 	                       * up to 65528, or 0 for none (no registers either) */
 	bool no_callchain;    /* leave the kernel's callchain out */
-	bool wake_each;       /* wake a waiting reader at every sample
-	                       * (wakeup_events 1), not when a buffer is half full:
-	                       * for a reader that must look at the thread at once */
+	bool wake_each;       /* wake a waiting reader at every record (a
+	                       * watermark of 1 byte), not when a buffer is half
+	                       * full: for a reader that must look at the thread at
+	                       * once, or open a new thread's events */
 	bool offcpu;          /* SWITCH records, and switch-out samples if allowed */
 	/* pid is a child of ours held before its exec (sg_launch_held): the
 	 * events count from its exec on (enable_on_exec), so every thread and
@@ -56,7 +57,11 @@ struct sg_perf_opts {
 	 * two places forever). The kernel cannot change an inherited event's
 	 * period, so every thread gets events of its own, opened as its
 	 * FORK record is read and closed at its EXIT record; none inherit.
-	 * Not with on_exec. */
+	 * Such a new thread's first period is an eighth of one, its first
+	 * sample holds the CPU it used before, and its EXIT record the CPU
+	 * after its last sample (task.unsampled_ns): a thread-per-request
+	 * server's threads, each living about a period, had half their CPU
+	 * in no sample. Not with on_exec. */
 	bool dither;
 };
 
@@ -88,7 +93,9 @@ struct sg_perf_record {
 			 * for (0 for a switch-out), the period or, with opts.dither, the CPU the
 			 * thread used on this CPU since its previous sample
 			 * there (periods drawn at random, and the time to our
-			 * wake-up, make these uneven). */
+			 * wake-up, make these uneven); a thread's first sample
+			 * also holds what it used before its events were
+			 * opened, when it began while we ran. */
 			uint64_t weight_ns;
 		} sample;
 		struct {
@@ -101,6 +108,11 @@ struct sg_perf_record {
 		} comm;
 		struct {
 			uint32_t ppid, ptid;
+			/* Set by sg_perf_read on a thread's EXIT, with
+			 * opts.dither: the CPU ns of the thread that none of
+			 * its samples' weights holds (used since its last
+			 * sample on each CPU, or all of it if it had none). */
+			uint64_t unsampled_ns;
 		} task; /* PERF_RECORD_FORK and _EXIT; pid and tid above */
 		struct {
 			uint64_t lost;
