@@ -14,8 +14,10 @@
   thread 'spinner' runs spin(), pure bytecode that allocates nothing. The
   switch interval is 50 ms (3.x; on 2.7 a check interval of 10^6
   bytecodes), so the GIL changes hands seldom compared with the samples.
-The truth: "bytes" (what each function allocated or freed). Python 2.7 and
-3.6+.
+The truth: "bytes" (what each function allocated or freed) and, in
+threads mode, "thread_cpu": each thread's own CPU seconds (2.7's old GIL
+on a multicore machine may leave the spinner starved all run long).
+Python 2.7 and 3.6+.
 """
 import sys
 import threading
@@ -76,6 +78,16 @@ def run_free(seconds, done):
         compute()
 
 
+def own_cpu():
+    """This thread's CPU seconds, from /proc/thread-self/schedstat (Linux
+    3.17+): 2.7 has no per-thread clock."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (IOError, OSError, ValueError, IndexError):
+        return None
+
+
 def allocate(end, done):
     kept = []
     while time.time() < end:
@@ -85,14 +97,16 @@ def allocate(end, done):
         x = 0
         for i in range(SPREAD // 200):
             x += i
+    done["thread_cpu"]["allocate"] = own_cpu()
     return len(kept)
 
 
-def spin(end):
+def spin(end, done):
     x = 0
     while time.time() < end:
         for i in range(1000):
             x += i
+    done["thread_cpu"]["spin"] = own_cpu()
     return x
 
 
@@ -103,7 +117,7 @@ def run_threads(seconds, done):
         sys.setcheckinterval(1000000)  # 2.7: bytecodes between switches, some 50 ms
     end = time.time() + seconds
     threads = [threading.Thread(target=allocate, args=(end, done), name="allocator"),
-               threading.Thread(target=spin, args=(end,), name="spinner")]
+               threading.Thread(target=spin, args=(end, done), name="spinner")]
     for t in threads:
         t.start()
     for t in threads:
@@ -118,7 +132,9 @@ def main():
     if mode == "free":
         run_free(seconds, done)
     else:
+        done["thread_cpu"] = {}
         run_threads(seconds, done)
+        ledger.extra["thread_cpu"] = done.pop("thread_cpu")
     ledger.extra["bytes"] = done
     ledger.write()
 
