@@ -15,9 +15,10 @@
   switch interval is 50 ms (3.x; on 2.7 a check interval of 10^6
   bytecodes), so the GIL changes hands seldom compared with the samples.
 The truth: "bytes" (what each function allocated or freed) and, in
-threads mode, "thread_cpu": each thread's own CPU seconds (2.7's old GIL
-on a multicore machine may leave the spinner starved all run long).
-Python 2.7 and 3.6+.
+threads mode, spin()'s seconds by its thread's own clock: "cpu" on a CPU
+and "queued" runnable but waiting for one (the timer counts a thread at
+each tick it is runnable). 2.7's old GIL on a multicore machine may
+starve the spinner all run long. Python 2.7 and 3.6+.
 """
 import sys
 import threading
@@ -78,14 +79,30 @@ def run_free(seconds, done):
         compute()
 
 
-def own_cpu():
-    """This thread's CPU seconds, from /proc/thread-self/schedstat (Linux
-    3.17+): 2.7 has no per-thread clock."""
+def schedstat():
+    """This thread's seconds on a CPU and queued for one (runnable, not
+    running), from /proc/thread-self/schedstat (Linux 3.17+): 2.7 has no
+    per-thread clock. None where the file is not."""
     try:
         with open("/proc/thread-self/schedstat") as f:
-            return int(f.read().split()[0]) / 1e9
-    except (IOError, OSError, ValueError, IndexError):
+            on_cpu, queued = f.read().split()[:2]
+        return int(on_cpu) / 1e9, int(queued) / 1e9
+    except (IOError, OSError, ValueError):
         return None
+
+
+def timed(name, ledger, fn, *args):
+    """fn(*args), as Ledger.timed but from schedstat: ledger.cpu[name] and
+    ledger.extra["queued"][name]. Only the call's: a starved thread may
+    spend its time before it, waiting for the GIL in threading's frames."""
+    before = schedstat()
+    result = fn(*args)
+    after = schedstat()
+    cpu = queued = None
+    if before and after:
+        cpu, queued = after[0] - before[0], after[1] - before[1]
+    ledger.cpu[name], ledger.extra["queued"][name] = cpu, queued
+    return result
 
 
 def allocate(end, done):
@@ -97,27 +114,27 @@ def allocate(end, done):
         x = 0
         for i in range(SPREAD // 200):
             x += i
-    done["thread_cpu"]["allocate"] = own_cpu()
     return len(kept)
 
 
-def spin(end, done):
+def spin(end):
     x = 0
     while time.time() < end:
         for i in range(1000):
             x += i
-    done["thread_cpu"]["spin"] = own_cpu()
     return x
 
 
-def run_threads(seconds, done):
+def run_threads(seconds, done, ledger):
     if hasattr(sys, "setswitchinterval"):
         sys.setswitchinterval(0.05)
     else:
         sys.setcheckinterval(1000000)  # 2.7: bytecodes between switches, some 50 ms
     end = time.time() + seconds
+    # Not the allocator's: the read before releases the GIL (file I/O),
+    # and on 2.7 the spinner may then keep it all run, nothing allocated.
     threads = [threading.Thread(target=allocate, args=(end, done), name="allocator"),
-               threading.Thread(target=spin, args=(end, done), name="spinner")]
+               threading.Thread(target=timed, args=("spin", ledger, spin, end), name="spinner")]
     for t in threads:
         t.start()
     for t in threads:
@@ -132,9 +149,8 @@ def main():
     if mode == "free":
         run_free(seconds, done)
     else:
-        done["thread_cpu"] = {}
-        run_threads(seconds, done)
-        ledger.extra["thread_cpu"] = done.pop("thread_cpu")
+        ledger.extra["queued"] = {}
+        run_threads(seconds, done, ledger)
     ledger.extra["bytes"] = done
     ledger.write()
 
