@@ -31,7 +31,7 @@ void sg_pythreads_free(struct sg_pythreads *names);
  * thread only if it began after seen_ns, when the caller first saw this
  * thread (CLOCK_MONOTONIC): it then lists no earlier thread under the same
  * ident. _active is read again when a thread is unknown or was seen after
- * the last reading, at most every 20 ms (less often when the reading itself
+ * the last reading, at most every 1 ms (less often when the reading itself
  * takes long: at most 5% of the time goes to it), and every second in any
  * case, as threads can be renamed.
  */

@@ -98,11 +98,11 @@ struct life {
  * busy machine: a tick late and one cut short by the changing thread list
  * made one such thread "python"); a thread that reuses a thread state is
  * told apart by its tid and ident, not by this. */
-#define FORGET_AFTER_NS (1000 * 1000 * 1000ull)
+#define FORGET_AFTER_NS    (1000 * 1000 * 1000ull)
+#define FORGET_AFTER_TICKS 4
 /* An unnamed thread is looked up again for this long after it was last
  * seen: past it, it has surely left threading._active. */
-#define UNNAMED_RETRY_NS   (100 * 1000 * 1000ull)
-#define FORGET_AFTER_TICKS 4
+#define UNNAMED_RETRY_NS (100 * 1000 * 1000ull)
 
 struct proc {
 	pid_t pid;
@@ -1374,8 +1374,10 @@ static int unstacked(struct proc *pr, pid_t tid, uint64_t weight_ns)
 {
 	uint64_t kept = 0;
 
+	if (!weight_ns)
+		return 0;
 	sg_u64map_get(&pr->unstacked, (uint64_t)tid + 1, &kept);
-	return weight_ns ? sg_u64map_put(&pr->unstacked, (uint64_t)tid + 1, kept + weight_ns) : 0;
+	return sg_u64map_put(&pr->unstacked, (uint64_t)tid + 1, kept + weight_ns);
 }
 
 static uint64_t take_unstacked(struct proc *pr, pid_t tid)
